@@ -1,0 +1,126 @@
+"""Every error lipsync raises, under one root.
+
+::
+
+    LipsyncError                 anything lipsync refuses or fails at (CLI exit 2)
+    ├── SourceError              bad text in a file or string: names source:line:col
+    │   └── ParseError           the text does not follow its format
+    ├── ValueRefused             a value given through the API or CLI is not allowed
+    │   └── NameRefused          a name that would break lip.txt or the agent's messages
+    ├── MissingDependency        an optional library is not installed (says which pip fixes it)
+    ├── SynthesisError           Open JTalk failed or disagreed with itself
+    ├── AudioError               the audio device could not be opened or failed
+    └── TransportError           the agent connection failed
+        └── AgentUnreachable     no agent at the address we tried (CLI exit 3)
+
+Library exceptions (lark, socket, audio) are wrapped with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentUnreachable",
+    "AudioError",
+    "LipsyncError",
+    "MissingDependency",
+    "NameRefused",
+    "ParseError",
+    "SourceError",
+    "SynthesisError",
+    "TransportError",
+    "ValueRefused",
+]
+
+
+class LipsyncError(Exception):
+    """The root of lipsync's errors; ``str()`` is one line a user can act on."""
+
+    exit_code = 2
+
+
+class SourceError(LipsyncError):
+    """A fault at a place in a text: ``source:line:col: message``, plus the line and a caret.
+
+    ``line`` and ``column`` count from 1. ``context`` is the offending line with a caret
+    under the column (empty when the text is not at hand).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        line: int,
+        column: int,
+        message: str,
+        *,
+        text: str | None = None,
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        self.message = message
+        self.context = caret_context(text, line, column) if text is not None else ""
+        super().__init__(f"{source}:{line}:{column}: {message}")
+
+
+class ParseError(SourceError):
+    """The text does not follow its format: what was expected and what was found."""
+
+    def __init__(
+        self,
+        source: str,
+        line: int,
+        column: int,
+        expected: str,
+        found: str,
+        *,
+        text: str | None = None,
+    ) -> None:
+        self.expected = expected
+        self.found = found
+        super().__init__(source, line, column, f"expected {expected}, found {found}", text=text)
+
+
+class ValueRefused(LipsyncError):
+    """A value passed in through the API or the command line is not allowed."""
+
+
+class NameRefused(ValueRefused):
+    """A phoneme, morph or model name with characters that would break a file or a message."""
+
+
+class MissingDependency(LipsyncError):
+    """An optional library is missing; the message names the ``pip install`` that fixes it."""
+
+
+class SynthesisError(LipsyncError):
+    """Open JTalk could not make speech, or its durations disagree with its audio."""
+
+
+class AudioError(LipsyncError):
+    """The audio output could not be opened, or failed while playing."""
+
+
+class TransportError(LipsyncError):
+    """The connection to the agent failed."""
+
+
+class AgentUnreachable(TransportError):
+    """No agent answered where we looked; the message says where and how to enable it."""
+
+    exit_code = 3
+
+
+def caret_context(text: str, line: int, column: int) -> str:
+    """Return line ``line`` of ``text`` and a caret under ``column`` (both 1-based)."""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return ""
+    shown = lines[line - 1].replace("\t", " ")
+    return f"{shown}\n{' ' * (column - 1)}^"
+
+
+def quote(token: str | None) -> str:
+    """Describe a found token for an error message (``end of file`` when there is none)."""
+    if token is None:
+        return "end of file"
+    return repr(token) if len(token) <= 40 else repr(token[:37] + "...")

@@ -1,0 +1,31 @@
+"""The package's surface: sorted exports, a light import, the bundled data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+import lipsync
+
+
+def test_all_is_sorted_and_complete():
+    assert list(lipsync.__all__) == sorted(lipsync.__all__)
+    for name in lipsync.__all__:
+        assert hasattr(lipsync, name)
+
+
+def test_import_loads_no_heavy_library():
+    code = (
+        "import sys, lipsync; heavy = {'pyopenjtalk', 'miniaudio', 'simpleaudio', 'websockets',"
+        " 'numpy', 'lark'}; print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_version_matches_the_project():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert f'version = "{lipsync.__version__}"' in text
