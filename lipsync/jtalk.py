@@ -1,0 +1,188 @@
+"""Japanese text -> speech and its timeline, offline, with Open JTalk (pyopenjtalk-plus).
+
+The durations are the HTS engine's own: pyopenjtalk returns none, but its ``htsengine``
+extension links the whole hts_engine C API, which we call through ctypes to run only the
+state-duration step (about a millisecond). Audio comes from pyopenjtalk's engine with the same
+labels, voice and speed, and every run checks that the durations add up to the audio length
+exactly, in frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import threading
+from fractions import Fraction
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from lipsync.errors import MissingDependency, SourceError, SynthesisError, ValueRefused
+from lipsync.labels.segments import full_context_phoneme
+from lipsync.sound import Audio
+from lipsync.timeline import Timeline
+
+__all__ = ["durations", "labels_for", "synthesize", "time_labels"]
+
+_ENGINE_BYTES = 4096  # HTS_Engine is 424 bytes in hts_engine API 1.10: leave ample room
+_lock = threading.Lock()
+_module: ModuleType | None = None
+_voices: dict[bytes, _Voice] = {}
+
+
+def _pyopenjtalk() -> ModuleType:
+    global _module
+    if _module is None:
+        try:
+            # pyopenjtalk-plus prints a notice about ONNX Runtime on import: keep stdout ours.
+            with contextlib.redirect_stdout(io.StringIO()):
+                import pyopenjtalk
+        except ImportError as exc:
+            raise MissingDependency(
+                "Open JTalk is not installed: pip install pyopenjtalk-plus"
+            ) from exc
+        _module = pyopenjtalk
+    return _module
+
+
+class _Voice:
+    """One .htsvoice: a ctypes HTS engine for durations and pyopenjtalk's for audio."""
+
+    def __init__(self, path: bytes) -> None:
+        from pyopenjtalk import htsengine
+
+        self.lib = ctypes.CDLL(htsengine.__file__)
+        self._declare()
+        self.buffer = ctypes.create_string_buffer(_ENGINE_BYTES)
+        self.engine = ctypes.cast(self.buffer, ctypes.c_void_p)
+        self.lib.HTS_Engine_initialize(self.engine)
+        voices = (ctypes.c_char_p * 1)(path)
+        if not self.lib.HTS_Engine_load(self.engine, voices, 1):
+            raise ValueRefused(f"{path.decode(errors='replace')}: cannot load as an HTS voice")
+        self.sample_rate = int(self.lib.HTS_Engine_get_sampling_frequency(self.engine))
+        self.fperiod = int(self.lib.HTS_Engine_get_fperiod(self.engine))
+        self.nstate = 0
+        self.audio_engine: Any = htsengine.HTSEngine(path)
+
+    def _declare(self) -> None:
+        p, size, char = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char
+        strings = ctypes.POINTER(ctypes.c_char_p)
+        for name, result, args in (
+            ("HTS_Engine_initialize", None, [p]),
+            ("HTS_Engine_load", char, [p, strings, size]),
+            ("HTS_Engine_set_speed", None, [p, ctypes.c_double]),
+            ("HTS_Engine_generate_state_sequence_from_strings", char, [p, strings, size]),
+            ("HTS_Engine_get_nstate", size, [p]),
+            ("HTS_Engine_get_total_state", size, [p]),
+            ("HTS_Engine_get_state_duration", size, [p, size]),
+            ("HTS_Engine_get_fperiod", size, [p]),
+            ("HTS_Engine_get_sampling_frequency", size, [p]),
+            ("HTS_Engine_refresh", None, [p]),
+        ):
+            function = getattr(self.lib, name)
+            function.restype = result
+            function.argtypes = args
+
+    def frames(self, labels: list[str], speed: float) -> list[int]:
+        """Frames per label, as the engine's state-duration step gives them."""
+        lib, engine = self.lib, self.engine
+        encoded = (ctypes.c_char_p * len(labels))(*(label.encode() for label in labels))
+        lib.HTS_Engine_set_speed(engine, ctypes.c_double(speed))
+        if not lib.HTS_Engine_generate_state_sequence_from_strings(engine, encoded, len(labels)):
+            lib.HTS_Engine_refresh(engine)
+            raise SynthesisError("the HTS engine could not time these labels")
+        try:
+            nstate = int(lib.HTS_Engine_get_nstate(engine))
+            total = int(lib.HTS_Engine_get_total_state(engine))
+            states = [int(lib.HTS_Engine_get_state_duration(engine, i)) for i in range(total)]
+        finally:
+            lib.HTS_Engine_refresh(engine)
+        if total != nstate * len(labels):
+            raise SynthesisError(f"the HTS engine gave {total} states for {len(labels)} labels")
+        return [sum(states[i * nstate : (i + 1) * nstate]) for i in range(len(labels))]
+
+
+def _voice(path: str | Path | None) -> _Voice:
+    jtalk = _pyopenjtalk()
+    key = jtalk.DEFAULT_HTS_VOICE if path is None else str(Path(path)).encode()
+    if isinstance(key, str):
+        key = key.encode()
+    with _lock:
+        voice = _voices.get(key)
+        if voice is None:
+            if path is not None and not Path(path).is_file():
+                raise ValueRefused(f"{path}: no such voice file")
+            voice = _voices[key] = _Voice(key)
+    return voice
+
+
+def labels_for(text: str) -> list[str]:
+    """Open JTalk's full-context labels for Japanese ``text``."""
+    if not text.strip():
+        raise ValueRefused("nothing to say: the text is empty")
+    labels: list[str] = _pyopenjtalk().extract_fullcontext(text)
+    if len(labels) < 3:  # sil ... sil around at least one phoneme
+        raise ValueRefused(f"nothing to say in {text!r}: Open JTalk found no speech")
+    return labels
+
+
+def _check_speed(speed: float) -> None:
+    if not 0.1 <= speed <= 10:
+        raise ValueRefused(f"speed {speed} is out of range (0.1 to 10)")
+
+
+def _timeline(labels: list[str], frames: list[int], voice: _Voice, source: str) -> Timeline:
+    spans = []
+    for index, (label, count) in enumerate(zip(labels, frames, strict=True)):
+        name = full_context_phoneme(label)
+        if name is None:
+            raise SourceError(source, index + 1, 1, "expected a full-context label (p1^p2-p3+p4=p5/A:...)")
+        spans.append((name, Fraction(count * voice.fperiod, voice.sample_rate)))
+    return Timeline(spans, allow_empty=True)
+
+
+def durations(text: str, *, voice: str | Path | None = None, speed: float = 1.0) -> Timeline:
+    """The timeline Open JTalk would speak ``text`` with, without making the audio."""
+    _check_speed(speed)
+    labels = labels_for(text)
+    engine = _voice(voice)
+    with _lock:
+        frames = engine.frames(labels, speed)
+    return _timeline(labels, frames, engine, "<text>")
+
+
+def time_labels(
+    labels: list[str], *, voice: str | Path | None = None, speed: float = 1.0, source: str = "<labels>"
+) -> Timeline:
+    """Time untimed full-context labels with the HTS engine's durations."""
+    _check_speed(speed)
+    engine = _voice(voice)
+    with _lock:
+        frames = engine.frames(labels, speed)
+    return _timeline(labels, frames, engine, source)
+
+
+def synthesize(
+    text: str, *, voice: str | Path | None = None, speed: float = 1.0, half_tone: float = 0.0
+) -> tuple[Audio, Timeline]:
+    """Speak ``text``: the audio and the timeline of exactly that audio.
+
+    ``voice`` is an .htsvoice file (default: the bundled mei_normal, 48 kHz, 5 ms frames),
+    ``speed`` the speaking rate, ``half_tone`` a pitch shift in semitones.
+    """
+    _check_speed(speed)
+    labels = labels_for(text)
+    engine = _voice(voice)
+    with _lock:
+        frames = engine.frames(labels, speed)
+        audio_engine = engine.audio_engine
+        audio_engine.set_speed(speed)
+        audio_engine.add_half_tone(half_tone)
+        samples = audio_engine.synthesize(labels)
+    expected = sum(frames) * engine.fperiod
+    if len(samples) != expected:
+        raise SynthesisError(
+            f"Open JTalk's audio has {len(samples)} samples but its durations add up to {expected}"
+        )
+    return Audio.from_float(samples, engine.sample_rate), _timeline(labels, frames, engine, "<text>")

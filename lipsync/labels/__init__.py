@@ -1,0 +1,76 @@
+"""Label files -> ``Timeline``: one small reader per format, and detection by content.
+
+Formats: ``hts`` (full-context labels with 100 ns times), ``mono`` (``start end phoneme``,
+100 ns integers or seconds), ``julius`` (segmentation-kit / WaveSurfer, seconds),
+``textgrid`` (Praat, long or short form) and ``voicevox`` (an AudioQuery JSON). Full-context
+labels without times are timed by Open JTalk's HTS engine: the durations it would use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lipsync.errors import SourceError, ValueRefused
+from lipsync.labels.segments import is_full_context, read_segments
+from lipsync.labels.textgrid import decode_textgrid, read_textgrid
+from lipsync.labels.voicevox import read_audio_query
+from lipsync.timeline import Timeline
+
+__all__ = ["FORMATS", "detect_format", "read_labels"]
+
+FORMATS = ("hts", "mono", "julius", "textgrid", "voicevox")
+_JULIUS_NAMES = frozenset({"silB", "silE", "sp", "q"})
+
+
+def detect_format(text: str) -> str:
+    """Tell a label format from its content (see ``FORMATS``)."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("{"):
+        return "voicevox"
+    if stripped.startswith(("File type", '"ooTextFile"')):
+        return "textgrid"
+    lines = [line.split() for line in stripped.splitlines() if line.strip()]
+    if any(is_full_context(fields[-1]) for fields in lines[:3] if fields):
+        return "hts"
+    names = {fields[-1] for fields in lines if len(fields) == 3}
+    if names & _JULIUS_NAMES or any(name.endswith(":") for name in names):
+        return "julius"
+    return "mono"
+
+
+def read_labels(
+    path: str | Path,
+    format: str | None = None,  # noqa: A002 - the word users know
+    *,
+    tier: str | None = None,
+    voice: str | Path | None = None,
+    speed: float = 1.0,
+) -> Timeline:
+    """Read a label file as a timeline; ``format`` is detected when not given.
+
+    ``tier`` picks a TextGrid tier; ``voice`` and ``speed`` time untimed full-context labels.
+    """
+    path = Path(path)
+    source = str(path)
+    if format is not None and format not in FORMATS:
+        raise ValueRefused(f"label format {format!r} is not one of {', '.join(FORMATS)}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = decode_textgrid(data) if format in (None, "textgrid") else data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(source, line, 1, f"expected UTF-8 text, found byte 0x{data[exc.start]:02x}") from None
+    kind = format or detect_format(text)
+    if kind == "voicevox":
+        return read_audio_query(text, source)
+    if kind == "textgrid":
+        return read_textgrid(text, source, tier=tier)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if kind == "hts" and lines and all(len(line.split()) == 1 for line in lines):
+        from lipsync.jtalk import time_labels
+
+        return time_labels([line.strip() for line in lines], voice=voice, speed=speed, source=source)
+    return read_segments(text, source, seconds=True if kind == "julius" else None)

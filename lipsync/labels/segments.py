@@ -1,0 +1,107 @@
+"""Segment label files: ``START END PHONEME`` per line.
+
+- HTS full-context labels: times in 100 ns units, the phoneme between ``-`` and ``+``.
+- HTS/HTK mono labels: the same with just the phoneme; some tools write seconds instead,
+  told apart by the numbers (any decimal point means seconds).
+- Julius segmentation-kit / WaveSurfer: seconds (``0.0000000 0.2650000 silB``).
+
+A gap between two segments becomes a ``pau`` span (``sil`` before the first); overlapping
+or backwards segments are errors. Zero-length segments are kept: the source had them.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from lipsync.errors import SourceError
+from lipsync.names import name_fault
+from lipsync.timeline import Timeline
+
+__all__ = ["full_context_phoneme", "is_full_context", "read_segments"]
+
+_HUNDRED_NS = Fraction(1, 10_000_000)
+_TIME = re.compile(r"\d+(\.\d*)?\Z")
+_QUINPHONE = re.compile(r"[^-^+=/]*\^[^-^+=/]*-([^-^+=/]+)\+")
+
+
+def is_full_context(label: str) -> bool:
+    return "/A:" in label and _QUINPHONE.match(label) is not None
+
+
+def full_context_phoneme(label: str) -> str | None:
+    """The current phoneme of a full-context label (``xx^sil-k+o=N/A:...`` -> ``k``)."""
+    match = _QUINPHONE.match(label)
+    return match.group(1) if match else None
+
+
+def read_segments(text: str, source: str, *, seconds: bool | None = None) -> Timeline:
+    """Read ``START END LABEL`` lines; ``seconds`` forces the unit (None: tell by the numbers)."""
+    rows: list[tuple[int, str, str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3:
+            what = "a label without times" if len(fields) == 1 else f"{len(fields)} fields"
+            raise SourceError(
+                source, number, 1, f"expected START END PHONEME, found {what}", text=text
+            )
+        rows.append((number, *fields))  # type: ignore[arg-type]
+    if not rows:
+        raise SourceError(source, 1, 1, "expected START END PHONEME lines, found none")
+    if seconds is None:
+        seconds = any("." in start or "." in end for _, start, end, _ in rows)
+    unit = Fraction(1) if seconds else _HUNDRED_NS
+    spans: list[tuple[str, Fraction]] = []
+    first_start: Fraction | None = None
+    previous_end: Fraction | None = None
+    for number, start_text, end_text, label in rows:
+        column = 1
+        times = []
+        for field in (start_text, end_text):
+            column = line_column(text, number, field, column)
+            if not _TIME.match(field) or (not seconds and "." in field):
+                unit_name = "seconds" if seconds else "100 ns units (an integer)"
+                raise SourceError(
+                    source, number, column, f"expected a time in {unit_name}, found {field!r}",
+                    text=text,
+                )
+            times.append(Fraction(field) * unit)
+            column += len(field)
+        start, end = times
+        if end < start:
+            raise SourceError(
+                source, number, line_column(text, number, end_text, 1),
+                f"expected an end time at or after the start {start_text}, found {end_text}", text=text,
+            )
+        if previous_end is not None and start < previous_end:
+            raise SourceError(
+                source, number, 1,
+                f"expected a start at or after the previous end, found {start_text}", text=text,
+            )
+        name = full_context_phoneme(label) if "/A:" in label else label
+        if name is None:
+            raise SourceError(
+                source, number, line_column(text, number, label, 1),
+                "expected a full-context label (p1^p2-p3+p4=p5/A:...)", text=text,
+            )
+        fault = name_fault(name)
+        if fault:
+            raise SourceError(
+                source, number, line_column(text, number, label, 1),
+                f"phoneme {name!r}: {fault}", text=text,
+            )
+        if previous_end is not None and start > previous_end:
+            spans.append(("pau", start - previous_end))
+        if first_start is None:
+            first_start = start
+        spans.append((name, end - start))
+        previous_end = end
+    return Timeline(spans, start=first_start or 0, allow_empty=True)
+
+
+def line_column(text: str, number: int, field: str, start: int) -> int:
+    """The 1-based column of ``field`` on line ``number``, searching from column ``start``."""
+    line = text.splitlines()[number - 1]
+    return line.find(field, start - 1) + 1

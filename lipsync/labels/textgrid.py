@@ -1,0 +1,160 @@
+"""Praat TextGrid (long and short text forms; UTF-8 or UTF-16) -> a timeline of one tier.
+
+The phone tier is the one named by ``tier``, else the first named phones/phone/phonemes/
+segments, else the only interval tier. Empty intervals are silence: ``sil`` at either end,
+``pau`` inside.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from lipsync.errors import ParseError, SourceError, quote
+from lipsync.names import name_fault
+from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+
+__all__ = ["decode_textgrid", "read_textgrid"]
+
+_PHONE_TIERS = ("phones", "phone", "phonemes", "phoneme", "segments")
+_parser: Lark | None = None
+
+
+def _get_parser() -> Lark:
+    global _parser
+    if _parser is None:
+        from lark import Lark
+
+        _parser = Lark.open_from_package(
+            "lipsync.labels", "textgrid.lark", ("",), parser="lalr", lexer="basic"
+        )
+    return _parser
+
+
+def decode_textgrid(data: bytes) -> str:
+    """TextGrids are UTF-16 when they start with its BOM, else UTF-8."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    return data.decode("utf-8").removeprefix("\ufeff")
+
+
+class _Values:
+    """The value stream, read front to back with errors that point at the token."""
+
+    def __init__(self, tokens: list[Token], text: str, source: str) -> None:
+        self.tokens, self.text, self.source, self.index = tokens, text, source, 0
+
+    def _next(self, kind: str, what: str) -> Token:
+        if self.index >= len(self.tokens):
+            lines = self.text.splitlines() or [""]
+            raise ParseError(self.source, len(lines), len(lines[-1]) + 1, what, "end of file")
+        token = self.tokens[self.index]
+        if token.type != kind:
+            raise ParseError(
+                self.source, token.line or 1, token.column or 1, what, quote(str(token)), text=self.text
+            )
+        self.index += 1
+        return token
+
+    def string(self, what: str) -> str:
+        return str(self._next("STRING", what))[1:-1].replace('""', '"')
+
+    def number(self, what: str) -> Fraction:
+        return Fraction(str(self._next("NUMBER", what)))
+
+    def count(self, what: str) -> int:
+        token = self._next("NUMBER", what)
+        if not str(token).isdigit():
+            raise ParseError(self.source, token.line or 1, token.column or 1, what, quote(str(token)),
+                             text=self.text)
+        return int(token)
+
+    def flag(self, what: str) -> str:
+        return str(self._next("FLAG", what))
+
+    def place(self) -> tuple[int, int]:
+        token = self.tokens[max(0, self.index - 1)]
+        return token.line or 1, token.column or 1
+
+
+def read_textgrid(text: str, source: str, *, tier: str | None = None) -> Timeline:
+    """Read the phone tier of a TextGrid as a timeline."""
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tokens = list(_get_parser().lex(text))
+    except UnexpectedInput as exc:
+        raise ParseError(
+            source, exc.line, exc.column, "a number, a \"string\" or a <flag>", "a stray character",
+            text=text,
+        ) from None
+    values = _Values(tokens, text, source)
+    if values.string('"ooTextFile"') != "ooTextFile" or values.string('"TextGrid"') != "TextGrid":
+        line, column = values.place()
+        raise ParseError(source, line, column, 'File type "ooTextFile", Object class "TextGrid"',
+                         "another kind of file", text=text)
+    values.number("the grid's xmin")
+    values.number("the grid's xmax")
+    if values.flag("<exists>") != "<exists>":
+        raise SourceError(source, 1, 1, "expected tiers, found a TextGrid without tiers")
+    tiers: dict[str, tuple[int, list[tuple[Fraction, Fraction, str]]]] = {}
+    for _ in range(values.count("the number of tiers")):
+        kind = values.string('a tier class ("IntervalTier" or "TextTier")')
+        name = values.string("a tier name")
+        line, _ = values.place()
+        values.number("the tier's xmin")
+        values.number("the tier's xmax")
+        size = values.count("the number of intervals")
+        items: list[tuple[Fraction, Fraction, str]] = []
+        for _ in range(size):
+            if kind == "IntervalTier":
+                start = values.number("an interval's xmin")
+                end = values.number("an interval's xmax")
+                items.append((start, end, values.string("an interval's text")))
+            else:
+                values.number("a point's time")
+                values.string("a point's mark")
+        if kind == "IntervalTier":
+            tiers.setdefault(name, (line, items))
+    chosen = _choose_tier(tiers, tier, source)
+    return _tier_timeline(*tiers[chosen], source, text)
+
+
+def _choose_tier(tiers: dict[str, object], wanted: str | None, source: str) -> str:
+    names = ", ".join(repr(n) for n in tiers) or "none"
+    if wanted is not None:
+        if wanted not in tiers:
+            raise SourceError(source, 1, 1, f"expected an interval tier named {wanted!r}, found {names}")
+        return wanted
+    for name in tiers:
+        if name.lower() in _PHONE_TIERS:
+            return name
+    if len(tiers) == 1:
+        return next(iter(tiers))
+    raise SourceError(source, 1, 1, f"expected a tier named phones (or choose one), found {names}")
+
+
+def _tier_timeline(
+    line: int, items: list[tuple[Fraction, Fraction, str]], source: str, text: str
+) -> Timeline:
+    if not items:
+        raise SourceError(source, line, 1, "expected intervals in the phone tier, found none", text=text)
+    spans: list[tuple[str, Fraction]] = []
+    previous_end = items[0][0]
+    for index, (start, end, label) in enumerate(items):
+        if start != previous_end or end < start:
+            raise SourceError(
+                source, line, 1,
+                f"expected interval {index + 1} to start at {float(previous_end)} and not end "
+                f"before it starts, found {float(start)}..{float(end)}", text=text,
+            )
+        name = label.strip() or ("sil" if index in (0, len(items) - 1) else "pau")
+        fault = name_fault(name)
+        if fault:
+            raise SourceError(source, line, 1, f"interval {index + 1} {name!r}: {fault}", text=text)
+        spans.append((name, end - start))
+        previous_end = end
+    return Timeline(spans, start=items[0][0], allow_empty=True)

@@ -1,0 +1,109 @@
+"""VOICEVOX AudioQuery JSON -> the timeline of the audio VOICEVOX's engine makes from it.
+
+The engine's steps, in order: each accent phrase's moras, the interrogative up-speak mora
+(same vowel, 0.15 s, when the phrase is a question ending on a voiced mora), its pause
+mora; a ``sil`` of prePhonemeLength before and postPhonemeLength after; pause vowels set to
+pauseLength (when given) times pauseLengthScale; every length divided by speedScale; then
+each consonant and vowel rounded on its own to frames of 256 samples at 24 kHz (half to
+even). So every phoneme starts on a frame boundary, exactly as in the engine's WAV.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from typing import Any
+
+from lipsync.errors import SourceError, ValueRefused
+from lipsync.names import name_fault
+from lipsync.timeline import Timeline
+
+__all__ = ["FRAME", "read_audio_query"]
+
+#: One VOICEVOX frame: 256 samples at 24 kHz.
+FRAME = Fraction(256, 24000)
+_FRAME_RATE = 93.75
+_UPSPEAK_LENGTH = 0.15
+
+
+class _Query:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, expected: str, found: object) -> ValueRefused:
+        return ValueRefused(f"{self.source}: at {where}: expected {expected}, found {found!r}")
+
+    def number(self, obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -> float | None:
+        value = obj.get(key)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.fail(f"{where}.{key}", "a number of seconds, 0 or more", value)
+        return float(value)
+
+    def phoneme(self, obj: dict[str, Any], key: str, where: str) -> str:
+        value = obj.get(key)
+        fault = name_fault(value)
+        if fault:
+            raise self.fail(f"{where}.{key}", f"a phoneme name ({fault})", value)
+        assert isinstance(value, str)
+        return value
+
+
+def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timeline:
+    """Read an AudioQuery; ``upspeak`` is the engine's enable_interrogative_upspeak (default on)."""
+    try:
+        query = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(source, exc.lineno, exc.colno, f"expected JSON: {exc.msg}", text=text) from None
+    q = _Query(source)
+    if not isinstance(query, dict) or not isinstance(query.get("accent_phrases"), list):
+        raise q.fail("the top", "an AudioQuery object with accent_phrases", type(query).__name__)
+    speed = query.get("speedScale", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0:
+        raise q.fail("speedScale", "a number above 0", speed)
+    moras: list[tuple[str | None, float | None, str, float]] = []
+    for p, phrase in enumerate(query["accent_phrases"]):
+        where = f"accent_phrases[{p}]"
+        if not isinstance(phrase, dict) or not isinstance(phrase.get("moras"), list):
+            raise q.fail(where, "an accent phrase with moras", phrase)
+        phrase_moras = [_mora(q, m, f"{where}.moras[{i}]") for i, m in enumerate(phrase["moras"])]
+        last = phrase["moras"][-1] if phrase["moras"] else None
+        if upspeak and phrase.get("is_interrogative") and last and (last.get("pitch") or 0) > 0:
+            phrase_moras.append((None, None, phrase_moras[-1][2], _UPSPEAK_LENGTH))
+        moras += phrase_moras
+        if phrase.get("pause_mora") is not None:
+            moras.append(_mora(q, phrase["pause_mora"], f"{where}.pause_mora"))
+    pre = q.number(query, "prePhonemeLength", "the top", optional=True) or 0.0
+    post = q.number(query, "postPhonemeLength", "the top", optional=True) or 0.0
+    pause = q.number(query, "pauseLength", "the top", optional=True)
+    pause_scale = q.number(query, "pauseLengthScale", "the top", optional=True)
+    pause_scale = 1.0 if pause_scale is None else pause_scale
+    moras = [(None, None, "sil", pre), *moras, (None, None, "sil", post)]
+    spans: list[tuple[str, Fraction]] = []
+    for consonant, consonant_length, vowel, vowel_length in moras:
+        if vowel == "pau":
+            vowel_length = (pause if pause is not None else vowel_length) * pause_scale
+        if consonant is not None:
+            spans.append((consonant, _frames(consonant_length or 0.0, speed) * FRAME))
+        spans.append((vowel, _frames(vowel_length, speed) * FRAME))
+    return Timeline(spans, allow_empty=True)
+
+
+def _mora(q: _Query, mora: object, where: str) -> tuple[str | None, float | None, str, float]:
+    if not isinstance(mora, dict):
+        raise q.fail(where, "a mora object", mora)
+    consonant = mora.get("consonant")
+    consonant_length = None
+    if consonant is not None:
+        consonant = q.phoneme(mora, "consonant", where)
+        consonant_length = q.number(mora, "consonant_length", where)
+    vowel = q.phoneme(mora, "vowel", where)
+    vowel_length = q.number(mora, "vowel_length", where)
+    assert vowel_length is not None
+    return consonant, consonant_length, vowel, vowel_length
+
+
+def _frames(seconds: float, speed: float) -> int:
+    # Python's round() on a float is half-to-even, as numpy.round is in the engine.
+    return round(seconds / speed * _FRAME_RATE)
