@@ -5,6 +5,11 @@ The data flows one way::
     text or label file -> Timeline -> checked against a LipMap -> chunks -> Speaker
 
 - ``LipMap`` / ``load_map()``: MMDAgent-EX's phoneme map (lip.txt): parse, validate, edit, save.
+- ``synthesize(text)``: Japanese text -> (``Audio``, ``Timeline``) with Open JTalk's own durations.
+- ``read_labels(path)``: HTS, mono, Julius, TextGrid or VOICEVOX labels -> ``Timeline``.
+- ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
+- ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
+- ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw.
 - ``LipsyncError`` and its tree (``lipsync.errors``): everything lipsync refuses.
 
 Importing lipsync loads neither Open JTalk, nor an audio library, nor numpy: they load when
@@ -13,6 +18,7 @@ first used.
 
 from __future__ import annotations
 
+from lipsync.curves import MouthCurves, mouth_curves
 from lipsync.errors import (
     AgentUnreachable,
     AudioError,
@@ -25,24 +31,38 @@ from lipsync.errors import (
     TransportError,
     ValueRefused,
 )
+from lipsync.jtalk import synthesize
+from lipsync.labels import read_labels
 from lipsync.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning, load_map
+from lipsync.resolve import resolve
+from lipsync.sound import Audio
+from lipsync.timeline import Chunk, Phone, Timeline
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AgentUnreachable",
+    "Audio",
     "AudioError",
+    "Chunk",
     "LipMap",
     "LipWarning",
     "LipsyncError",
     "MissingDependency",
+    "MouthCurves",
     "NameRefused",
     "OPEN_JTALK_PHONEMES",
     "ParseError",
+    "Phone",
     "SourceError",
     "SynthesisError",
+    "Timeline",
     "TransportError",
     "ValueRefused",
     "__version__",
     "load_map",
+    "mouth_curves",
+    "read_labels",
+    "resolve",
+    "synthesize",
 ]

@@ -62,17 +62,19 @@ class _Voice:
             raise ValueRefused(f"{path.decode(errors='replace')}: cannot load as an HTS voice")
         self.sample_rate = int(self.lib.HTS_Engine_get_sampling_frequency(self.engine))
         self.fperiod = int(self.lib.HTS_Engine_get_fperiod(self.engine))
-        self.nstate = 0
-        self.audio_engine: Any = htsengine.HTSEngine(path)
+        try:
+            self.audio_engine: Any = htsengine.HTSEngine(path)
+        except RuntimeError as exc:
+            raise ValueRefused(f"{path.decode(errors='replace')}: cannot load as an HTS voice") from exc
 
     def _declare(self) -> None:
-        p, size, char = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char
+        p, size, boolean = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_ubyte  # HTS_Boolean: char
         strings = ctypes.POINTER(ctypes.c_char_p)
         for name, result, args in (
             ("HTS_Engine_initialize", None, [p]),
-            ("HTS_Engine_load", char, [p, strings, size]),
+            ("HTS_Engine_load", boolean, [p, strings, size]),
             ("HTS_Engine_set_speed", None, [p, ctypes.c_double]),
-            ("HTS_Engine_generate_state_sequence_from_strings", char, [p, strings, size]),
+            ("HTS_Engine_generate_state_sequence_from_strings", boolean, [p, strings, size]),
             ("HTS_Engine_get_nstate", size, [p]),
             ("HTS_Engine_get_total_state", size, [p]),
             ("HTS_Engine_get_state_duration", size, [p, size]),

@@ -28,6 +28,7 @@ MESSAGE_LIMIT = 2000
 _MS = Fraction(1, 1000)
 _DURATION = re.compile(r"\d+(\.\d+)?\Z")
 _PAUSES = frozenset({"pau", "sil", "sp", "silB", "silE"})
+_ALIAS_RESERVE = 64
 
 
 def _round_ms(seconds: Fraction) -> int:
@@ -216,14 +217,18 @@ class Timeline:
             )
         return cls(spans, allow_empty=True)
 
-    def chunks(self, alias: str = "x", max_bytes: int = MESSAGE_LIMIT) -> list[Chunk]:
-        """Split into consecutive chunks whose LIPSYNC_START line for ``alias`` is under ``max_bytes``.
+    def chunks(self, max_bytes: int = MESSAGE_LIMIT, *, alias: str | None = None) -> list[Chunk]:
+        """Split into consecutive chunks whose LIPSYNC_START line is under ``max_bytes``.
+
+        The line's size counts ``alias`` (checked) and the newline; without an alias, 64
+        bytes are kept for one.
 
         Cuts fall on phoneme boundaries, after a pause where one is in the second half of
         the chunk. Milliseconds are rounded over the whole timeline, so the chunks'
         sequences joined with ``,`` equal ``to_sequence()``.
         """
-        head = len(start_line(alias, "").encode()) - 1  # without the newline
+        reserve = "x" * _ALIAS_RESERVE if alias is None else alias
+        head = len(start_line(reserve, "").encode()) - 1  # without the newline
         tokens = [
             f"{n},{ms}" for n, ms in zip(self._names, self.milliseconds(), strict=True)
         ]
@@ -276,6 +281,8 @@ def _seconds(value: object, index: int, name: object) -> Fraction:
             if not math.isfinite(value):
                 raise ValueError
             return Fraction(repr(value))
-        return Fraction(value)  # type: ignore[arg-type]
+        if isinstance(value, int | str | Fraction):
+            return Fraction(value)
+        raise TypeError
     except (TypeError, ValueError, ZeroDivisionError):
         raise ValueRefused(f"phoneme {index + 1} {name!r}: duration {value!r} is not a number") from None

@@ -40,7 +40,7 @@ def detect_format(text: str) -> str:
 
 def read_labels(
     path: str | Path,
-    format: str | None = None,  # noqa: A002 - the word users know
+    format: str | None = None,
     *,
     tier: str | None = None,
     voice: str | Path | None = None,
@@ -62,7 +62,8 @@ def read_labels(
         text = decode_textgrid(data) if format in (None, "textgrid") else data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise SourceError(source, line, 1, f"expected UTF-8 text, found byte 0x{data[exc.start]:02x}") from None
+        found = f"byte 0x{data[exc.start]:02x}"
+        raise SourceError(source, line, 1, f"expected UTF-8 text, found {found}") from None
     kind = format or detect_format(text)
     if kind == "voicevox":
         return read_audio_query(text, source)

@@ -11,6 +11,7 @@ or backwards segments are errors. Zero-length segments are kept: the source had 
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -18,7 +19,7 @@ from lipsync.errors import SourceError
 from lipsync.names import name_fault
 from lipsync.timeline import Timeline
 
-__all__ = ["full_context_phoneme", "is_full_context", "read_segments"]
+__all__ = ["format_mono", "full_context_phoneme", "is_full_context", "read_segments"]
 
 _HUNDRED_NS = Fraction(1, 10_000_000)
 _TIME = re.compile(r"\d+(\.\d*)?\Z")
@@ -105,3 +106,16 @@ def line_column(text: str, number: int, field: str, start: int) -> int:
     """The 1-based column of ``field`` on line ``number``, searching from column ``start``."""
     line = text.splitlines()[number - 1]
     return line.find(field, start - 1) + 1
+
+
+def format_mono(timeline: Timeline) -> str:
+    """An HTK mono label (``start end phoneme``, 100 ns units) with the timeline's times.
+
+    Each boundary is the exact time rounded to 100 ns, so nothing drifts.
+    """
+    lines = []
+    for phone in timeline:
+        start = math.floor(phone.start / _HUNDRED_NS + Fraction(1, 2))
+        end = math.floor(phone.end / _HUNDRED_NS + Fraction(1, 2))
+        lines.append(f"{start} {end} {phone.name}\n")
+    return "".join(lines)

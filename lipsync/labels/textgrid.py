@@ -7,6 +7,7 @@ segments, else the only interval tier. Empty intervals are silence: ``sil`` at e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["decode_textgrid", "read_textgrid"]
 
+#: xmin, xmax, text, and the line of the text (for errors).
+_Interval = tuple[Fraction, Fraction, str, int]
 _PHONE_TIERS = ("phones", "phone", "phonemes", "phoneme", "segments")
 _parser: Lark | None = None
 
@@ -100,7 +103,7 @@ def read_textgrid(text: str, source: str, *, tier: str | None = None) -> Timelin
     values.number("the grid's xmax")
     if values.flag("<exists>") != "<exists>":
         raise SourceError(source, 1, 1, "expected tiers, found a TextGrid without tiers")
-    tiers: dict[str, tuple[int, list[tuple[Fraction, Fraction, str]]]] = {}
+    tiers: dict[str, tuple[int, list[_Interval]]] = {}
     for _ in range(values.count("the number of tiers")):
         kind = values.string('a tier class ("IntervalTier" or "TextTier")')
         name = values.string("a tier name")
@@ -108,12 +111,13 @@ def read_textgrid(text: str, source: str, *, tier: str | None = None) -> Timelin
         values.number("the tier's xmin")
         values.number("the tier's xmax")
         size = values.count("the number of intervals")
-        items: list[tuple[Fraction, Fraction, str]] = []
+        items: list[_Interval] = []
         for _ in range(size):
             if kind == "IntervalTier":
                 start = values.number("an interval's xmin")
                 end = values.number("an interval's xmax")
-                items.append((start, end, values.string("an interval's text")))
+                label = values.string("an interval's text")
+                items.append((start, end, label, values.place()[0]))
             else:
                 values.number("a point's time")
                 values.string("a point's mark")
@@ -123,7 +127,7 @@ def read_textgrid(text: str, source: str, *, tier: str | None = None) -> Timelin
     return _tier_timeline(*tiers[chosen], source, text)
 
 
-def _choose_tier(tiers: dict[str, object], wanted: str | None, source: str) -> str:
+def _choose_tier(tiers: Mapping[str, object], wanted: str | None, source: str) -> str:
     names = ", ".join(repr(n) for n in tiers) or "none"
     if wanted is not None:
         if wanted not in tiers:
@@ -137,24 +141,24 @@ def _choose_tier(tiers: dict[str, object], wanted: str | None, source: str) -> s
     raise SourceError(source, 1, 1, f"expected a tier named phones (or choose one), found {names}")
 
 
-def _tier_timeline(
-    line: int, items: list[tuple[Fraction, Fraction, str]], source: str, text: str
-) -> Timeline:
+def _tier_timeline(line: int, items: list[_Interval], source: str, text: str) -> Timeline:
     if not items:
         raise SourceError(source, line, 1, "expected intervals in the phone tier, found none", text=text)
     spans: list[tuple[str, Fraction]] = []
     previous_end = items[0][0]
-    for index, (start, end, label) in enumerate(items):
+    for index, (start, end, label, label_line) in enumerate(items):
         if start != previous_end or end < start:
             raise SourceError(
-                source, line, 1,
+                source, label_line, 1,
                 f"expected interval {index + 1} to start at {float(previous_end)} and not end "
                 f"before it starts, found {float(start)}..{float(end)}", text=text,
             )
         name = label.strip() or ("sil" if index in (0, len(items) - 1) else "pau")
         fault = name_fault(name)
         if fault:
-            raise SourceError(source, line, 1, f"interval {index + 1} {name!r}: {fault}", text=text)
+            raise SourceError(
+                source, label_line, 1, f"interval {index + 1} {name!r}: {fault}", text=text
+            )
         spans.append((name, end - start))
         previous_end = end
     return Timeline(spans, start=items[0][0], allow_empty=True)

@@ -1,0 +1,143 @@
+"""Mouth curves as MMDAgent-EX draws them (``LipSync::createMotion``), for any engine.
+
+From a LIPSYNC sequence (whole milliseconds, as the agent receives them) to keys at 30 fps:
+
+- each phoneme lasts ``d = int(f + 0.5)`` frames, at least 1, where ``f = 0.03 * ms + carry``
+  in float32 and ``carry = f - d`` goes on to the next;
+- the last key gets 6 more frames; a closing key (row 0 of the map, weight 0) follows;
+- every key but the closing one that is longer than 2 frames gives its last 2 frames to a
+  key of the same phoneme at 0.8 of its weight;
+- each morph has a keyframe at every key's first frame: map weight x key rate.
+
+Between keyframes weights are linear in time. At the start the mouth blends in from closed
+over min(6 frames, the second keyframe's time), as the agent blends from the model's current
+mouth (taken here as closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lipsync.errors import ValueRefused
+from lipsync.lipmap import LipMap
+from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["FPS", "Key", "MouthCurves", "motion_keys", "mouth_curves"]
+
+#: MMDAgent-EX's motion frame rate.
+FPS = 30
+_LAST_EXTRA = 6
+_MARGIN = 2
+_RATE = 0.8
+_BLEND = 6
+
+
+@dataclass(frozen=True)
+class Key:
+    """One motion key: phoneme row, start frame, length in frames, weight factor."""
+
+    phoneme: str
+    frame: int
+    frames: int
+    rate: float
+
+
+def motion_keys(pairs: Sequence[tuple[str, int | float]], first_row: str) -> list[Key]:
+    """The keys ``createMotion`` makes from (phoneme, ms) pairs; ``first_row`` closes."""
+    import numpy as np
+
+    f32 = np.float32
+    step = f32(0.03)
+    carry = f32(0.0)
+    raw: list[tuple[str, int]] = []
+    for phoneme, ms in pairs:
+        f = f32(step * f32(ms) + carry)
+        frames = max(int(f + f32(0.5)), 1)
+        carry = f32(f - f32(frames))
+        raw.append((phoneme, frames))
+    if not raw:
+        raise ValueRefused("no phonemes to draw")
+    raw[-1] = (raw[-1][0], raw[-1][1] + _LAST_EXTRA)
+    keys: list[tuple[str, int, float]] = []
+    rate = 1.0
+    for phoneme, frames in raw:
+        if frames > _MARGIN:
+            keys.append((phoneme, frames - _MARGIN, rate))
+            keys.append((phoneme, _MARGIN, _RATE * rate))
+        else:
+            keys.append((phoneme, frames, rate))
+    keys.append((first_row, 1, 0.0))
+    result: list[Key] = []
+    at = 0
+    for phoneme, frames, rate in keys:
+        result.append(Key(phoneme, at, frames, rate))
+        at += frames
+    return result
+
+
+class MouthCurves:
+    """Per-morph keyframes of one lip-sync motion, and their values at any time.
+
+    Times are seconds from the moment the motion starts (the LIPSYNC_START).
+    """
+
+    def __init__(self, keys: list[Key], lipmap: LipMap) -> None:
+        import numpy as np
+
+        self.keys = keys
+        self.morphs = lipmap.morphs
+        self.frames = np.array([k.frame for k in keys], dtype=np.float64)
+        rows = np.array([lipmap.weights(k.phoneme) for k in keys], dtype=np.float64)
+        self.weights = rows * np.array([k.rate for k in keys], dtype=np.float64)[:, None]
+        self.blend = min(_BLEND, keys[1].frame) if len(keys) > 1 else 0
+
+    @property
+    def duration(self) -> float:
+        """Seconds until the last (closing) keyframe."""
+        return float(self.frames[-1]) / FPS
+
+    def keyframes(self) -> dict[str, list[tuple[int, float]]]:
+        """``{morph: [(frame, weight), ...]}`` at 30 fps, one keyframe per key."""
+        return {
+            morph: [(int(f), float(w)) for f, w in zip(self.frames, self.weights[:, i], strict=True)]
+            for i, morph in enumerate(self.morphs)
+        }
+
+    def at(self, times: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Weights at ``times`` (seconds): shape ``(len(times), len(morphs))``."""
+        import numpy as np
+
+        t = np.asarray(times, dtype=np.float64) * FPS
+        out = np.empty((t.size, len(self.morphs)), dtype=np.float64)
+        for i in range(len(self.morphs)):
+            out[:, i] = np.interp(t.ravel(), self.frames, self.weights[:, i], left=0.0, right=0.0)
+        if self.blend:
+            out *= np.clip(t.ravel() / self.blend, 0.0, 1.0)[:, None]
+        return out
+
+    def sample(self, fps: float = 60.0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Times from 0 to the end at ``fps``, and the weights at those times."""
+        import numpy as np
+
+        if not fps > 0:
+            raise ValueRefused(f"fps must be above 0, not {fps}")
+        times = np.arange(int(np.floor(self.duration * fps)) + 1, dtype=np.float64) / fps
+        return times, self.at(times)
+
+
+def mouth_curves(timeline: Timeline, lipmap: LipMap) -> MouthCurves:
+    """The curves MMDAgent-EX would draw for ``timeline`` sent as one LIPSYNC_START.
+
+    Names must already be in ``lipmap`` (see ``lipsync.resolve``): this draws, it does not
+    guess.
+    """
+    pairs = list(zip(timeline.names, timeline.milliseconds(), strict=True))
+    for name, _ in pairs:
+        lipmap.weights(name)  # refuses an unknown name
+    return MouthCurves(motion_keys(pairs, lipmap.phonemes[0]), lipmap)

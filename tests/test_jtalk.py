@@ -1,0 +1,112 @@
+"""Open JTalk synthesis: the HTS engine's own durations, adding up to the audio exactly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+from conftest import ROOT
+
+from lipsync import ValueRefused, load_map, resolve, synthesize
+from lipsync.jtalk import durations, labels_for, time_labels
+
+SENTENCES = [
+    "こんにちは",
+    "今日は良い天気ですね。",
+    "明日の会議は午後3時から始まります。",
+    "コンピューターのスピーカーから、音が出ます！",
+    "えっ、本当？",
+    "2026年11月24日、東京で会いましょう。",
+    "すみません、もう一度ゆっくり言っていただけますか。",
+    "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。",
+    "はい",
+    "ABCという会社のロボットが、キッチンでカレーを作っています。",
+]
+
+
+def test_konnichiwa_has_the_measured_durations():
+    audio, timeline = synthesize("こんにちは")
+    assert timeline.names == ("sil", "k", "o", "N", "n", "i", "ch", "i", "w", "a", "sil")
+    assert timeline.milliseconds() == [305, 95, 105, 40, 45, 75, 95, 80, 30, 170, 305]
+    assert (len(audio), audio.sample_rate) == (64560, 48000)
+    assert timeline.duration == audio.duration
+    assert audio.samples.dtype.name == "int16" and abs(audio.samples).max() > 1000
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_durations_sum_to_the_audio_exactly(text):
+    audio, timeline = synthesize(text)
+    assert timeline.duration * audio.sample_rate == len(audio)
+    for phone in timeline:  # the mei voice's 5 ms frames
+        assert phone.duration * 200 == int(phone.duration * 200)
+    resolved, warnings = resolve(timeline, load_map())
+    assert warnings == [] and resolved == timeline
+
+
+def test_a_devoiced_vowel_is_kept():
+    _, timeline = synthesize("です")
+    assert "U" in timeline.names
+
+
+def test_speed_changes_durations_and_audio_alike():
+    slow_audio, slow = synthesize("こんにちは", speed=0.8)
+    fast_audio, fast = synthesize("こんにちは", speed=1.5)
+    assert fast.duration < slow.duration
+    assert slow.duration == slow_audio.duration and fast.duration == fast_audio.duration
+
+
+def test_half_tone_changes_pitch_not_timing():
+    audio, timeline = synthesize("こんにちは", half_tone=4)
+    assert timeline == synthesize("こんにちは")[1]
+    assert len(audio) == 64560
+
+
+def test_durations_without_audio_match_synthesis():
+    assert durations(SENTENCES[1]) == synthesize(SENTENCES[1])[1]
+    assert time_labels(labels_for(SENTENCES[2])) == durations(SENTENCES[2])
+
+
+def test_untimed_full_context_labels_are_timed_by_synthesis(tmp_path):
+    from lipsync import read_labels
+
+    path = tmp_path / "untimed.lab"
+    path.write_text("\n".join(labels_for("こんにちは")) + "\n")
+    assert read_labels(path) == durations("こんにちは")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "、"])
+def test_nothing_to_say_is_refused(text):
+    with pytest.raises(ValueRefused, match="nothing to say"):
+        synthesize(text)
+
+
+def test_bad_speed_and_voice_are_refused(tmp_path):
+    with pytest.raises(ValueRefused, match="speed"):
+        synthesize("はい", speed=0)
+    with pytest.raises(ValueRefused, match="no such voice"):
+        synthesize("はい", voice=tmp_path / "none.htsvoice")
+    junk = tmp_path / "junk.htsvoice"
+    junk.write_bytes(b"not a voice")
+    with pytest.raises(ValueRefused, match="cannot load"):
+        synthesize("はい", voice=junk)
+
+
+def test_other_voice_file_by_option():
+    import pyopenjtalk
+
+    voice = pyopenjtalk.DEFAULT_HTS_VOICE.decode()
+    assert synthesize("はい", voice=voice)[1] == synthesize("はい")[1]
+
+
+def test_stdout_stays_clean():
+    code = "import lipsync; lipsync.synthesize('はい')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            check=True)
+    assert result.stdout == ""
+
+
+def test_exact_times_are_fractions():
+    _, timeline = synthesize("はい")
+    assert all(isinstance(d, Fraction) for d in timeline.durations)
