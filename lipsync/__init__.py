@@ -10,9 +10,13 @@ The data flows one way::
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
 - ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
 - ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw.
+- ``Speaker``: play speech and send LIPSYNC_START when the sound really starts (TCP,
+  WebSocket or stdout), LIPSYNC_STOP when it is cut short; or, with ``to=None``, call
+  ``on_weights`` with the mouth weights in step with the audio. ``say()`` gives an
+  ``Utterance``.
 - ``LipsyncError`` and its tree (``lipsync.errors``): everything lipsync refuses.
 
-Importing lipsync loads neither Open JTalk, nor an audio library, nor numpy: they load when
+Importing lipsync loads neither Open JTalk, nor an audio or WebSocket library, nor numpy: they load when
 first used.
 """
 
@@ -36,6 +40,7 @@ from lipsync.labels import read_labels
 from lipsync.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning, load_map
 from lipsync.resolve import resolve
 from lipsync.sound import Audio
+from lipsync.speaker import Speaker, Utterance
 from lipsync.timeline import Chunk, Phone, Timeline
 
 __version__ = "0.1.0"
@@ -55,9 +60,11 @@ __all__ = [
     "ParseError",
     "Phone",
     "SourceError",
+    "Speaker",
     "SynthesisError",
     "Timeline",
     "TransportError",
+    "Utterance",
     "ValueRefused",
     "__version__",
     "load_map",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from lipsync import __version__
 from lipsync._cli_io import Handler, err, report
 from lipsync._cli_map import add_map_commands
+from lipsync._cli_say import add_say_command
 from lipsync._cli_speech import add_speech_commands
 from lipsync.errors import LipsyncError
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lipsync {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_say_command(commands)
     add_speech_commands(commands)
     add_map_commands(commands)
     return parser

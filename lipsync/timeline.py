@@ -159,6 +159,17 @@ class Timeline:
         """The same spans starting at ``start``."""
         return Timeline(zip(self._names, self._durations, strict=True), start=start, allow_empty=True)
 
+    def since(self, offset: Fraction) -> Timeline:
+        """What is left ``offset`` seconds after the start: later spans, the current one cut."""
+        spans: list[tuple[str, Fraction]] = []
+        at = Fraction(0)
+        for name, duration in zip(self._names, self._durations, strict=True):
+            end = at + duration
+            if end > offset:
+                spans.append((name, end - max(at, offset)))
+            at = end
+        return Timeline(spans, start=self.start + min(offset, at), allow_empty=True)
+
     def __add__(self, other: Timeline) -> Timeline:
         """This timeline followed by ``other`` (whose own start is ignored)."""
         spans = list(zip(self._names + other._names, self._durations + other._durations, strict=True))

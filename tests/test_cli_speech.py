@@ -82,3 +82,4 @@ def test_curves_of_labels_with_a_label_format(capsys):
     code, out, _ = run(capsys, "curves", "--labels", FIXTURES / "konnichiwa.mono.lab",
                        "--label-format", "mono", "--keyframes")
     assert code == 0 and "keyframes" in json.loads(out)
+

@@ -1,0 +1,634 @@
+"""The scheduler: play speech and start the agent's lips when the sound really starts.
+
+A ``Speaker`` owns one audio output and one connection to the agent for its whole life.
+``say()`` queues an ``Utterance``; a worker thread speaks them in turn. For each chunk of a
+timeline (one LIPSYNC_START line each, under 2 KB) it sends the START when the chunk's first
+sample reaches the device, by the output's own clock, plus ``latency``:
+
+- ``sync="clock"``: exactly then (for agents that send no events).
+- ``sync="event"``: an utterance's first START goes out before its sound, and the sound
+  starts when the agent answers ``LIPSYNC_EVENT_START`` (after ``event_timeout`` without
+  one, the speaker gives up on events and keeps to the clock); later STARTs leave that much
+  ahead of their first sample, so the agent's motion, not our message, meets the sound.
+
+Whenever speech ends before its lips would (``Utterance.stop()``, ``Speaker.stop()``,
+``say(..., interrupt=True)``, ``close()``, an exception, audio shorter than its labels)
+the audio stops and ``LIPSYNC_STOP`` is sent once, if lips may still be moving. If the agent
+drops mid-speech the audio goes on, and when it is back it gets a START for the rest of the
+current chunk.
+
+With ``to=None`` no agent is involved: ``on_weights(t, weights)`` gets the mouth-curve
+weights MMDAgent-EX would draw, ``fps`` times a second, in step with the audio.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from lipsync.audio import Output, open_output
+from lipsync.clock import Clock, MonotonicClock
+from lipsync.errors import TransportError, ValueRefused
+from lipsync.lipmap import LipMap, load_map
+from lipsync.names import check_alias
+from lipsync.resolve import resolve
+from lipsync.sound import Audio
+from lipsync.stream import PAUSES, Piece
+from lipsync.timeline import Chunk, Timeline, start_line, stop_line
+from lipsync.transport import DEFAULT_URL, Transport, open_transport
+
+if TYPE_CHECKING:
+    from lipsync.curves import MouthCurves
+
+__all__ = ["EVENT_TIMEOUT", "Speaker", "Utterance"]
+
+#: How long ``sync="event"`` waits for the agent's LIPSYNC_EVENT_START (it took 45-99 ms
+#: on a real MMDAgent-EX) before it starts the sound anyway.
+EVENT_TIMEOUT = 0.3
+_POLL = 0.02  # the longest a wait goes without looking at the output's clock again
+
+WeightsCallback = Callable[[float, dict[str, float]], None]
+EventCallback = Callable[[str, float], None]
+LineCallback = Callable[[str, float, str], None]
+
+
+class Utterance:
+    """One ``say()``: wait for it, stop it, read what was scheduled."""
+
+    def __init__(self, speaker: Speaker, source: str | Iterable[str] | Piece, interrupt: bool) -> None:
+        self.text = source if isinstance(source, str) else None
+        self._speaker = speaker
+        self._source = source
+        self.interrupt = interrupt
+        self._done = threading.Event()
+        self._cancel = threading.Event()
+        self._error: BaseException | None = None
+        self._timeline = Timeline([])
+        #: Clock time the first sample reached the device (``None`` until it did).
+        self.started_at: float | None = None
+        #: Whether it was cut short by a stop.
+        self.stopped = False
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def timeline(self) -> Timeline:
+        """The phonemes scheduled so far, timed from the utterance's first sample."""
+        return self._timeline
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until it has been spoken or stopped; re-raise what made it fail.
+
+        Returns ``False`` if ``timeout`` seconds passed first.
+        """
+        if not self._done.wait(timeout):
+            return False
+        if self._error is not None:
+            raise self._error
+        return True
+
+    def stop(self) -> None:
+        """Cut it short (or drop it, if it has not started)."""
+        self._speaker._cancel(self)
+
+    def _finish(self, error: BaseException | None = None) -> None:
+        self._error = error
+        self._done.set()
+
+
+class Speaker:
+    """Speech out of the sound card, lips on the agent, in step. Use it as a context manager.
+
+    ``to``: ``"tcp://HOST:PORT"`` (default), ``"ws://HOST:PORT/PATH"``, ``"stdout"``, a
+    ``Transport``, or ``None`` for no agent. ``model`` is the agent's model alias (required
+    with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
+    ``Output``. ``lipmap``: the phoneme map names are checked against (default: the bundled
+    one). ``latency`` (seconds) is added to every START's time. Leaving the ``with`` block
+    normally waits for queued speech; leaving it by an exception stops it at once.
+    """
+
+    def __init__(
+        self,
+        to: str | Transport | None = DEFAULT_URL,
+        model: str | None = None,
+        *,
+        audio: str | Output = "miniaudio",
+        lipmap: LipMap | str | Path | None = None,
+        voice: str | Path | None = None,
+        speed: float = 1.0,
+        half_tone: float = 0.0,
+        latency: float = 0.0,
+        sync: Literal["event", "clock"] | None = None,
+        event_timeout: float = EVENT_TIMEOUT,
+        wait: float | None = None,
+        unknown: str | None = None,
+        fps: float = 30.0,
+        on_weights: WeightsCallback | None = None,
+        on_event: EventCallback | None = None,
+        on_line: LineCallback | None = None,
+        on_warning: Callable[[str], None] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if to is not None and model is None:
+            raise ValueRefused("a model alias is needed to speak through an agent (model=...)")
+        self.model = check_alias(model) if model is not None else None
+        if sync not in (None, "event", "clock"):
+            raise ValueRefused(f"sync must be 'event' or 'clock', not {sync!r}")
+        if not (math.isfinite(latency) and abs(latency) <= 10):
+            raise ValueRefused(f"latency {latency} s is out of range (-10 to 10 s)")
+        if not fps > 0:
+            raise ValueRefused(f"fps must be above 0, not {fps}")
+        self.lipmap = lipmap if isinstance(lipmap, LipMap) else load_map(lipmap)
+        if unknown is not None:
+            resolve(Timeline([]), self.lipmap, unknown=unknown)  # checks the stand-in now
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self._to = to
+        self._audio = audio
+        self._wait = wait
+        self.voice, self.speed, self.half_tone, self.unknown = voice, speed, half_tone, unknown
+        self.latency = latency
+        self.fps = fps
+        self.event_timeout = event_timeout
+        agent = to is not None and (to if isinstance(to, str) else to.url) != "stdout"
+        self.sync = sync or ("event" if agent else "clock")
+        self.on_weights, self.on_event = on_weights, on_event
+        self.on_line, self.on_warning = on_line, on_warning
+        self.transport: Transport | None = None
+        self.output: Output | None = None
+        self.event_delay: float | None = None
+        self._state = threading.RLock()
+        self._queue: list[Utterance] = []
+        self._current: Utterance | None = None
+        self._wake = threading.Event()  # wakes a running utterance: a piece came, or a stop
+        self._changed = threading.Condition(self._state)  # the queue or the current one changed
+        self._closing = False
+        self._worker: threading.Thread | None = None
+        self._lips_until: float | None = None
+        self._chunk: tuple[int, Timeline] | None = None  # stream index and timeline of the last START
+        self._event_started = threading.Event()
+        self._event_time = 0.0
+
+    # -- life -----------------------------------------------------------------------------------
+
+    def open(self) -> Speaker:
+        """Connect to the agent and open the audio output (``__enter__`` does this)."""
+        try:
+            if self._to is not None:
+                to = self._to
+                transport = open_transport(to, wait=self._wait) if isinstance(to, str) else to
+                self.transport = transport
+                transport.on_line(self._heard)
+                transport.on_connect(self._reconnected)
+                transport.open()
+            audio = self._audio
+            self.output = open_output(audio, clock=self.clock) if isinstance(audio, str) else audio
+            self._worker = threading.Thread(target=self._work, name="lipsync-speaker", daemon=True)
+            self._worker.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> Speaker:
+        return self.open()
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if kind is None:
+                self.join()
+        finally:
+            self.close()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued has been spoken."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._queue and self._current is None, timeout)
+
+    def close(self) -> None:
+        """Stop speaking (STOP if lips may be moving) and let go of the output and the agent."""
+        with self._state:
+            self._closing = True
+            self._changed.notify_all()
+        try:
+            self.stop()
+            self._wake.set()
+            if self._worker is not None and self._worker is not threading.current_thread():
+                self._worker.join(timeout=5.0)
+        finally:
+            try:
+                if self.output is not None and self._audio is not self.output:
+                    self.output.close()
+            finally:
+                if self.transport is not None:
+                    self.transport.close()
+
+    # -- speaking -------------------------------------------------------------------------------
+
+    def say(
+        self,
+        speech: str | Iterable[str] | Audio,
+        timeline: Timeline | None = None,
+        *,
+        interrupt: bool = False,
+    ) -> Utterance:
+        """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
+
+        ``interrupt=True`` stops what is playing and drops what is queued first.
+        """
+        if isinstance(speech, Audio):
+            if timeline is None:
+                raise ValueRefused("audio needs its timeline: say(audio, timeline)")
+            source: str | Iterable[str] | Piece = Piece(speech, timeline)
+        elif timeline is not None:
+            raise ValueRefused("a timeline goes with audio: say(audio, timeline)")
+        else:
+            source = speech
+        utterance = Utterance(self, source, interrupt)
+        with self._state:
+            if self._closing or self._worker is None:
+                raise ValueRefused("the speaker is not open: use it in a 'with' block or call open()")
+            if interrupt:
+                self._stop_all()
+            self._queue.append(utterance)
+            self._changed.notify_all()
+        return utterance
+
+    def stop(self) -> None:
+        """Stop what is playing and drop what is queued."""
+        with self._state:
+            self._stop_all()
+
+    def _stop_all(self) -> None:
+        for waiting in self._queue:
+            waiting.stopped = True
+            waiting._cancel.set()
+            waiting._finish()
+        self._queue.clear()
+        if self._current is not None:
+            self._cancel(self._current)
+
+    def _cancel(self, utterance: Utterance) -> None:
+        with self._state:
+            if utterance.done:
+                return
+            utterance.stopped = True
+            utterance._cancel.set()
+            if utterance in self._queue:
+                self._queue.remove(utterance)
+                utterance._finish()
+            elif utterance is self._current:
+                self._halt()
+            self._wake.set()
+            self._event_started.set()  # a handshake waiting for the agent gives up at once
+            self._changed.notify_all()
+
+    def _halt(self) -> None:
+        """Silence the output and close the lips (the one place a STOP is sent)."""
+        with self._state:
+            if self.output is not None:
+                self.output.clear()
+            lips, self._lips_until, self._chunk = self._lips_until, None, None
+            if lips is not None and self.clock.now() < lips and self.model is not None:
+                self._send(stop_line(self.model))
+
+    # -- the agent ------------------------------------------------------------------------------
+
+    def _send(self, line: str) -> bool:
+        if self.transport is None:
+            return False
+        try:
+            self.transport.send(line)
+        except TransportError as exc:
+            if self.on_warning is not None:
+                self.on_warning(str(exc))
+            return False
+        if self.on_line is not None:
+            self.on_line(">", self.clock.now(), line)
+        return True
+
+    def _heard(self, line: str) -> None:
+        kind, _, alias = line.partition("|")
+        if alias != self.model or kind not in ("LIPSYNC_EVENT_START", "LIPSYNC_EVENT_STOP"):
+            return  # the bus carries everything: other clients, CURRENT_TIME, our own echoes
+        now = self.clock.now()
+        if self.on_line is not None:
+            self.on_line("<", now, line)
+        if kind == "LIPSYNC_EVENT_START":
+            self._event_time = now
+            self._event_started.set()
+        if self.on_event is not None:
+            self.on_event("start" if kind == "LIPSYNC_EVENT_START" else "stop", now)
+
+    def _reconnected(self) -> None:
+        """The agent is back: give it the rest of the current chunk, from where the sound is."""
+        with self._state:
+            if self._chunk is None or self._lips_until is None or self.output is None or self.model is None:
+                return
+            index, timeline = self._chunk
+            began = self.output.sample_time(index)
+            now = self.clock.now()
+            if began is None or now >= self._lips_until:
+                return
+            lead = self.event_delay if self.sync == "event" and self.event_delay is not None else 0.0
+            elapsed = Fraction(max(now + lead - (began + self.latency), 0.0)).limit_denominator(1_000_000)
+            rest = timeline.since(elapsed)
+            if rest.duration >= Fraction(1, 1000) and any(n not in PAUSES for n in rest.names):
+                self._send(start_line(self.model, rest.to_sequence()))
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: bool(self._queue) or self._closing)
+                if not self._queue:
+                    return
+                utterance = self._current = self._queue.pop(0)
+                self._wake.clear()
+            try:
+                _Run(self, utterance).run()
+                error: BaseException | None = None
+            except BaseException as exc:  # handed to whoever waits on the utterance
+                error = exc
+                self._halt()
+            finally:
+                with self._changed:
+                    self._current = None
+                    self._changed.notify_all()
+            utterance._finish(error)
+
+
+class _Action:
+    """Something due when a stream sample reaches the device."""
+
+    def __init__(self, index: int, kind: str, *, chunk: Chunk | None = None, lead: bool = False) -> None:
+        self.index = index
+        self.kind = kind
+        self.chunk = chunk
+        self.lead = lead
+
+
+class _Run:
+    """One utterance on its way out: pieces in, audio queued, actions at their samples."""
+
+    def __init__(self, speaker: Speaker, utterance: Utterance) -> None:
+        assert speaker.output is not None
+        self.speaker = speaker
+        self.output = speaker.output
+        self.utterance = utterance
+        self.rate = self.output.sample_rate
+        self.origin: int | None = None  # stream index of the first sample
+        self.end = 0  # stream index after the last queued sample
+        self.actions: list[tuple[int, int, _Action]] = []
+        self.order = itertools.count()
+        self.pieces: queue.Queue[Piece | BaseException | None] = queue.Queue(maxsize=4)
+        self.curves: list[tuple[int, int, MouthCurves]] = []  # (first index, end index, curves)
+        self.frame_pending = False
+
+    # -- pieces ---------------------------------------------------------------------------------
+
+    def _produce(self) -> None:
+        source = self.utterance._source
+        speaker = self.speaker
+        try:
+            if isinstance(source, Piece):
+                items: Iterable[Piece] = [source]
+            else:
+                from lipsync.stream import speech_pieces
+
+                items = speech_pieces(
+                    source, voice=speaker.voice, speed=speaker.speed, half_tone=speaker.half_tone
+                )
+            for piece in items:
+                timeline, warnings = resolve(piece.timeline, speaker.lipmap, unknown=speaker.unknown)
+                for warning in warnings:
+                    if speaker.on_warning is not None:
+                        speaker.on_warning(warning)
+                if not self._put(Piece(piece.audio, timeline)):
+                    return
+            self._put(None)
+        except BaseException as exc:  # the worker re-raises it in the caller's wait()
+            self._put(exc)
+
+    def _put(self, item: Piece | BaseException | None) -> bool:
+        while not self.utterance._cancel.is_set():
+            try:
+                self.pieces.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            self.speaker._wake.set()
+            return True
+        return False
+
+    def run(self) -> None:
+        producer = threading.Thread(target=self._produce, name="lipsync-synth", daemon=True)
+        producer.start()
+        cancel = self.utterance._cancel
+        finished = False
+        try:
+            while not cancel.is_set():
+                if not finished:
+                    finished = self._take_pieces(block=not self.actions)
+                if finished and not self.actions:
+                    break
+                if not self.actions:
+                    continue
+                _, _, action = self.actions[0]
+                due = self._due(action)
+                now = self.speaker.clock.now()
+                if due is not None and now >= due:
+                    heapq.heappop(self.actions)
+                    self._do(action)
+                    continue
+                self.speaker._wake.clear()
+                wake = now + _POLL if due is None else min(due, now + _POLL)
+                self.speaker.clock.wait(self.speaker._wake, wake)
+        finally:
+            if finished:
+                producer.join()
+            else:
+                cancel.set()  # the producer (maybe blocked reading its text) stops at its next piece
+        if self.utterance.stopped:
+            return
+        # The sound is over. Lips told to go on longer (labels longer than the audio) stop now.
+        speaker = self.speaker
+        with speaker._state:
+            end = self.output.sample_time(self.end)
+            lips = speaker._lips_until
+            if lips is not None and end is not None and lips > end + speaker.latency + 0.001:
+                speaker._halt()
+            speaker._lips_until = speaker._chunk = None
+
+    def _take_pieces(self, *, block: bool) -> bool:
+        """Queue the pieces that are ready; ``True`` once the last has come."""
+        while True:
+            try:
+                item = self.pieces.get(timeout=_POLL) if block else self.pieces.get_nowait()
+            except queue.Empty:
+                return False
+            block = False
+            if item is None:
+                self._schedule(_Action(self.end, "end"))
+                return True
+            if isinstance(item, BaseException):
+                raise item
+            self._add(item)
+
+    def _add(self, piece: Piece) -> None:
+        speaker = self.speaker
+        timeline = piece.timeline
+        audio = piece.audio
+        if self.origin is not None and timeline.names and timeline.names[0] in PAUSES:
+            audio, timeline = self._shorten_pause(audio, timeline)
+        chunks = [] if speaker.model is None or speaker.transport is None else [
+            c for c in timeline.chunks(alias=speaker.model) if not set(c.timeline.names) <= PAUSES
+        ]
+        handshake = (
+            self.origin is None and speaker.sync == "event" and speaker.transport is not None
+            and speaker.model is not None and bool(chunks)
+        )
+        if handshake:
+            self._handshake(chunks[0])
+            if self.utterance._cancel.is_set():
+                return
+        with speaker._state:
+            if self.utterance._cancel.is_set():
+                return
+            start = self.output.play(audio)
+            if self.origin is None:
+                self.origin = start
+            gap = start - max(self.end, self.origin)
+            self.end = self.output.end()
+            actions = [
+                _Action(start + round(c.start * self.rate), "start", chunk=c, lead=True) for c in chunks
+            ]
+            if handshake:
+                self._started(actions.pop(0))
+        so_far = self.utterance._timeline
+        if gap > 0:
+            so_far = so_far + Timeline([("pau", Fraction(gap, self.rate))])
+        self.utterance._timeline = so_far + timeline if len(so_far) else timeline
+        for action in actions:
+            self._schedule(action)
+        if speaker.on_weights is not None:
+            self._add_curves(start, timeline)
+        self._schedule(_Action(start, "first"))
+
+    def _shorten_pause(self, audio: Audio, timeline: Timeline) -> tuple[Audio, Timeline]:
+        """A piece that starts with a pause, late: the silence already played counts."""
+        waited = self.output.position() - max(self.end, self.output.end())
+        if waited <= 0:
+            return audio, timeline
+        first = timeline.durations[0]
+        cut = min(Fraction(waited, self.rate), first)
+        samples = min(round(cut * audio.sample_rate), len(audio))
+        spans = [(timeline.names[0], first - Fraction(samples, audio.sample_rate)), *zip(
+            timeline.names[1:], timeline.durations[1:], strict=True)]
+        return Audio(audio.samples[samples:], audio.sample_rate), Timeline(spans, allow_empty=True)
+
+    def _handshake(self, chunk: Chunk) -> None:
+        """``sync="event"``: START first, the sound when the agent says its motion began."""
+        speaker = self.speaker
+        assert speaker.model is not None
+        speaker._event_started.clear()
+        with speaker._state:
+            if self.utterance._cancel.is_set():
+                return
+            sent = speaker.clock.now()
+            speaker._lips_until = math.inf
+            speaker._send(chunk.line(speaker.model))
+        heard = speaker.clock.wait(speaker._event_started, sent + speaker.event_timeout)
+        if self.utterance._cancel.is_set():
+            return
+        if heard:
+            speaker.event_delay = max(speaker._event_time - sent, 0.0)
+        else:
+            speaker.event_delay = None
+            speaker.sync = "clock"
+            if speaker.on_warning is not None:
+                speaker.on_warning(
+                    f"lipsync: no LIPSYNC_EVENT_START from the agent within {speaker.event_timeout:g} s: "
+                    "keeping to the audio clock (--sync clock)"
+                )
+
+    def _add_curves(self, start: int, timeline: Timeline) -> None:
+        from lipsync.curves import mouth_curves
+
+        if not any(n not in PAUSES for n in timeline.names):
+            return
+        curves = mouth_curves(timeline, self.speaker.lipmap)
+        stop = start + math.ceil(curves.duration * self.rate) + 1  # the closing keyframe too
+        self.curves.append((start, stop, curves))
+        if not self.frame_pending:
+            self._next_frame(start)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _schedule(self, action: _Action) -> None:
+        heapq.heappush(self.actions, (action.index, next(self.order), action))
+
+    def _due(self, action: _Action) -> float | None:
+        at = self.output.sample_time(action.index)
+        if at is None:
+            return None
+        if action.kind in ("start", "frame"):
+            at += self.speaker.latency
+        if action.lead and self.speaker.sync == "event" and self.speaker.event_delay is not None:
+            at -= self.speaker.event_delay
+        return at
+
+    def _do(self, action: _Action) -> None:
+        speaker = self.speaker
+        if action.kind == "first":
+            if self.utterance.started_at is None:
+                self.utterance.started_at = self.output.sample_time(action.index)
+        elif action.kind == "start":
+            with speaker._state:
+                if not self.utterance._cancel.is_set():
+                    self._started(action)
+                    assert action.chunk is not None and speaker.model is not None
+                    speaker._send(action.chunk.line(speaker.model))
+        elif action.kind == "frame":
+            self._frame(action.index)
+
+    def _started(self, action: _Action) -> None:
+        """Note that lips move from ``action``'s chunk on, until that chunk's end."""
+        assert action.chunk is not None
+        speaker = self.speaker
+        began = self.output.sample_time(action.index)
+        end = action.index + round(action.chunk.timeline.duration * self.rate)
+        finish = self.output.sample_time(end)
+        speaker._chunk = (action.index, action.chunk.timeline.shifted(0))
+        speaker._lips_until = math.inf if began is None or finish is None else finish + speaker.latency
+
+    def _next_frame(self, after: int) -> None:
+        """Schedule the first frame of the fps grid (from the first sample) at or after ``after``."""
+        assert self.origin is not None
+        fps = self.speaker.fps
+        number = math.ceil((after - self.origin) * fps / self.rate - 1e-9)
+        self._schedule(_Action(self.origin + round(number * self.rate / fps), "frame"))
+        self.frame_pending = True
+
+    def _frame(self, index: int) -> None:
+        """Call ``on_weights`` for the frame at ``index``, and schedule the next."""
+        callback = self.speaker.on_weights
+        assert callback is not None and self.origin is not None
+        self.frame_pending = False
+        here = [c for c in self.curves if c[0] <= index < c[1]]
+        if here:
+            first, _, curves = here[-1]
+            row = curves.at([(index - first) / self.rate])[0]
+            t = round((index - self.origin) / self.rate, 9)
+            callback(t, dict(zip(curves.morphs, (float(w) for w in row), strict=True)))
+        later = [c for c in self.curves if c[1] > index + 1]
+        if later:
+            self._next_frame(max(index + 1, min(c[0] for c in later)))

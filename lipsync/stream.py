@@ -1,0 +1,181 @@
+"""Speech in pieces: long or still-arriving text spoken sentence by sentence, gaplessly.
+
+Text is cut after sentence ends (。．！？!? and line breaks) and, inside a sentence longer
+than ``LONG_SENTENCE`` characters, after clause marks (、，,). Each piece is synthesised
+alone, so the first sound waits only for the first piece. Joined naively, pieces would
+leave Open JTalk's end-of-utterance silence plus its start-of-utterance silence between
+them; instead each join gets the pause Open JTalk itself puts there when it reads the two
+pieces together (its durations alone cost a few milliseconds), made from the two silences'
+samples, so the audio is continuous and its timeline exact.
+
+A piece's trailing silence is held back until the next piece (or the end) is known, so it
+never delays the next sentence; the pause of a join leads the next piece, where a player
+that already waited can shorten it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lipsync.errors import ValueRefused
+from lipsync.sound import Audio
+from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["LONG_SENTENCE", "PAUSES", "Piece", "join_pause", "speech_pieces", "split_text", "text_pieces"]
+
+#: Sentences longer than this (characters) are also cut at clause marks.
+LONG_SENTENCE = 40
+#: Phoneme names that mean a closed mouth.
+PAUSES = frozenset({"sil", "pau"})
+_SENTENCE_END = re.compile(r"[。．！？!?\n]+|\.+(?!\d)")
+_CLAUSE_END = re.compile(r"[、，,]+")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Audio and the timeline of exactly that audio (from 0), to play right after the last."""
+
+    audio: Audio
+    timeline: Timeline
+
+
+def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
+    parts: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        parts.append(text[last : match.end()])
+        last = match.end()
+    parts.append(text[last:])
+    return [p for p in parts if p.strip()]
+
+
+def split_text(text: str) -> list[str]:
+    """Cut ``text`` into pieces, each keeping its punctuation; blank pieces are dropped."""
+    pieces: list[str] = []
+    for sentence in _cut(text, _SENTENCE_END):
+        if len(sentence.strip()) > LONG_SENTENCE:
+            pieces.extend(_cut(sentence, _CLAUSE_END))
+        else:
+            pieces.append(sentence)
+    return pieces
+
+
+def text_pieces(source: str | Iterable[str]) -> Iterator[str]:
+    """Pieces of ``source`` as soon as each is complete (for text still being written)."""
+    if isinstance(source, str):
+        yield from split_text(source)
+        return
+    pending = ""
+    for fragment in source:
+        if not isinstance(fragment, str):
+            raise ValueRefused(f"expected pieces of text, got {type(fragment).__name__}")
+        pending += fragment
+        ends = list(_SENTENCE_END.finditer(pending))
+        # A sentence end at the very end of what we have may go on ("！？"): wait for more.
+        complete = [m for m in ends if m.end() < len(pending)]
+        if complete:
+            cut = complete[-1].end()
+            yield from split_text(pending[:cut])
+            pending = pending[cut:]
+    if pending.strip():
+        yield from split_text(pending)
+
+
+def join_pause(
+    first: str, second: str, *, voice: str | Path | None = None, speed: float = 1.0
+) -> Fraction | None:
+    """The pause Open JTalk puts between ``first`` and ``second`` read together, if it can tell."""
+    from lipsync.jtalk import durations
+
+    a = durations(first, voice=voice, speed=speed)
+    b = durations(second, voice=voice, speed=speed)
+    both = durations(first + second, voice=voice, speed=speed)
+    expected = (*a.names[:-1], "pau", *b.names[1:])
+    if both.names != expected:
+        return None
+    return both.durations[len(a) - 1]
+
+
+def _samples(timeline: Timeline, rate: int, start: int, stop: int) -> tuple[int, int]:
+    """Sample indices of spans ``start`` to ``stop`` (exclusive) of ``timeline``."""
+    phones = list(timeline)
+    first = phones[start].start if start < len(phones) else timeline.end
+    last = phones[stop - 1].end if stop > start else first
+    return round(first * rate), round(last * rate)
+
+
+def speech_pieces(
+    source: str | Iterable[str],
+    *,
+    voice: str | Path | None = None,
+    speed: float = 1.0,
+    half_tone: float = 0.0,
+) -> Iterator[Piece]:
+    """Synthesise ``source`` piece by piece: gapless audio with exact, joined timelines."""
+    import numpy as np
+
+    from lipsync.jtalk import synthesize
+
+    previous: str | None = None
+    held: npt.NDArray[np.int16] | None = None  # the last piece's trailing silence, not yet played
+    held_timeline: Timeline | None = None
+    rate = 0
+    texts = text_pieces(source)
+    known = list(texts) if isinstance(source, str) else None  # a whole text: its last piece is known
+    for number, text in enumerate(known if known is not None else texts):
+        last = known is not None and number == len(known) - 1
+        try:
+            audio, timeline = synthesize(text, voice=voice, speed=speed, half_tone=half_tone)
+        except ValueRefused:
+            continue  # punctuation alone, or nothing Open JTalk can say: no sound, no piece
+        rate = audio.sample_rate
+        names = timeline.names
+        lead = 1 if names[0] in PAUSES and len(names) > 2 else 0
+        keep_end = last or not (names[-1] in PAUSES and len(names) > lead + 1)
+        trail = len(names) if keep_end else len(names) - 1
+        body_from, body_to = _samples(timeline, rate, lead, trail)
+        trail_samples = audio.samples[body_to:]
+        if previous is None or held is None or held_timeline is None:
+            start = 0
+            spans = [(p.name, p.duration) for p in list(timeline)[:trail]]
+        else:
+            pause = join_pause(previous, text, voice=voice, speed=speed)
+            if pause is None:
+                pause = held_timeline.duration
+            lead_samples = audio.samples[:body_from]
+            junction = _junction(held, lead_samples, round(pause * rate))
+            spans = [("pau", Fraction(len(junction), rate))]
+            spans += [(p.name, p.duration) for p in list(timeline)[lead:trail]]
+            body = np.concatenate([junction, audio.samples[body_from:body_to]])
+            yield Piece(Audio(body, rate), Timeline(spans, allow_empty=True))
+            start = None
+        if start is not None:
+            yield Piece(Audio(audio.samples[:body_to], rate), Timeline(spans, allow_empty=True))
+        previous = text
+        held = trail_samples
+        held_timeline = Timeline([(p.name, p.duration) for p in list(timeline)[trail:]], allow_empty=True)
+    if held is not None and held_timeline is not None and len(held_timeline):
+        yield Piece(Audio(held, rate), held_timeline)
+
+
+def _junction(
+    before: npt.NDArray[np.int16], after: npt.NDArray[np.int16], length: int
+) -> npt.NDArray[np.int16]:
+    """``length`` samples of pause: the start of ``before`` and the end of ``after``."""
+    import numpy as np
+
+    if length >= len(before) + len(after):
+        gap = np.zeros(length - len(before) - len(after), dtype=np.int16)
+        return np.concatenate([before, gap, after])
+    take = min(len(before), length - min(len(after), length // 2))
+    rest = length - take
+    return np.concatenate([before[:take], after[len(after) - rest :]])

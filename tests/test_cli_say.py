@@ -1,0 +1,37 @@
+"""``lipsync say`` wired to the library: what it prints, what it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipsync import Audio
+from lipsync.cli import main
+
+
+def test_say_to_stdout_prints_the_start_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sequence = "sil,50,a,100,sil,50"
+    wav = tmp_path / "a.wav"
+    Audio(np.zeros(9600, dtype=np.int16), 48000).save_wav(wav)
+    assert main(["say", "--wav", str(wav), "--sequence", sequence, "--model", "gene",
+                 "--to", "stdout", "--audio", "null"]) == 0
+    assert capsys.readouterr().out == f"LIPSYNC_START|gene|{sequence}\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--to", "http://x"], "expected tcp://HOST:PORT"),
+    (["--model", "a|b"], "'|'"),
+    (["--latency", "nan"], "latency"),
+])
+def test_say_refuses_bad_options_with_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    wav = tmp_path / "a.wav"
+    Audio(np.zeros(9600, dtype=np.int16), 48000).save_wav(wav)
+    base = ["say", "--wav", str(wav), "--sequence", "a,100", "--model", "gene", "--to", "stdout",
+            "--audio", "null"]
+    assert main(base + args) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""

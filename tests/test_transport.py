@@ -1,0 +1,75 @@
+"""Transports: every line checked before it leaves, URLs, line splitting, stdout."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lipsync import ValueRefused
+from lipsync.transport import MemoryTransport, check_line, open_transport
+from lipsync.transport.base import LineSplitter
+from lipsync.transport.stdout import StreamTransport
+from lipsync.transport.tcp import TcpTransport
+from lipsync.transport.websocket import WebSocketTransport
+
+
+@pytest.mark.parametrize("line", [
+    "LIPSYNC_START|gene|a,100",  # no newline
+    "LIPSYNC_STOP|gene\nMODEL_DELETE|gene\n",
+    "LIPSYNC_STOP|ge\rne\n",
+    "LIPSYNC_STOP|ge\x00ne\n",
+    "LIPSYNC_STOP|ge\x85ne\n",
+    "LIPSYNC_STOP|ge\u2028ne\n",
+    "LIPSYNC_STOP|\ud800\n",
+    "LIPSYNC_START|gene|" + "a,1," * 600 + "a,1\n",
+])
+def test_unsafe_lines_are_refused_and_never_sent(line: str) -> None:
+    agent = MemoryTransport()
+    with pytest.raises(ValueRefused):
+        agent.send(line)
+    assert agent.sent == []
+
+
+@given(st.text(max_size=200))
+def test_any_line_either_passes_whole_or_is_refused(body: str) -> None:
+    try:
+        data = check_line(body + "\n")
+    except ValueRefused:
+        return
+    assert data.count(b"\n") == 1 and data.endswith(b"\n")
+    assert not any(b < 0x20 for b in data[:-1])
+
+
+def test_urls_choose_the_transport() -> None:
+    tcp = open_transport("tcp://127.0.0.1:50001")
+    assert isinstance(tcp, TcpTransport) and (tcp.host, tcp.port, tcp.wait) == ("127.0.0.1", 50001, 0.0)
+    ws = open_transport("ws://localhost:9001/chat", wait=3)
+    assert isinstance(ws, WebSocketTransport) and (ws.host, ws.port, ws.path, ws.wait) == (
+        "localhost", 9001, "/chat", 3)
+    assert isinstance(open_transport("stdout"), StreamTransport)
+    assert open_transport("tcp://[::1]:5").host == "::1"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("url", ["http://x:1", "tcp://", "tcp://a b:1", "tcp://h:99999", "tcp://h:1/p", "5"])
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueRefused, match=r"cannot use .* as --to"):
+        open_transport(url)
+
+
+def test_line_splitter_takes_crlf_partial_lines_and_drops_endless_ones() -> None:
+    splitter = LineSplitter(limit=10)
+    assert splitter.feed(b"AB|c\r\nDE") == ["AB|c"]
+    assert splitter.feed(b"F\n") == ["DEF"]
+    assert splitter.feed(b"x" * 20) == []
+    assert splitter.feed(b"yy\nOK\n") == ["OK"]
+    assert splitter.feed(b"\xff\n") == ["\ufffd"]
+
+
+def test_stdout_transport_writes_each_line_and_flushes() -> None:
+    stream = io.StringIO()
+    transport = StreamTransport(stream)
+    transport.send("LIPSYNC_STOP|gene\n")
+    assert stream.getvalue() == "LIPSYNC_STOP|gene\n"
