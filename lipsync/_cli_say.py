@@ -99,8 +99,9 @@ def _say(args: argparse.Namespace) -> int:
         else:
             utterance = speaker.say(args.text)
         utterance.wait()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Done: a signal from here on has nothing left to stop, and must not cut the exit short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
 
 

@@ -7,6 +7,7 @@ Exit codes: 0 done, 2 bad input (one line naming file, line and what was expecte
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Sequence
 
 from lipsync import __version__
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
         handler: Handler = args.handler
         return handler(args)
@@ -46,3 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("lipsync: interrupted")
         return 130
+    finally:
+        if argv is not None:
+            # Called from Python (tests, other tools): give back the signal handlers. As the
+            # program itself, keep what ``say`` set until the process exits.
+            signal.signal(signal.SIGINT, saved[0])
+            signal.signal(signal.SIGTERM, saved[1])

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from lipsync.errors import MissingDependency, SourceError, SynthesisError, ValueRefused
-from lipsync.labels.segments import full_context_phoneme
+from lipsync.labels.segments import OPEN_JTALK_LABEL, full_context_phoneme
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -159,6 +159,11 @@ def time_labels(
 ) -> Timeline:
     """Time untimed full-context labels with the HTS engine's durations."""
     _check_speed(speed)
+    for index, label in enumerate(labels):
+        # The engine crashes (SIGSEGV) on a label it cannot parse: check each first.
+        if not OPEN_JTALK_LABEL.match(label):
+            raise SourceError(source, index + 1, 1, "expected an Open JTalk full-context label "
+                              f"(p1^p2-p3+p4=p5/A:.../K:...), found {label[:40]!r}")
     engine = _voice(voice)
     with _lock:
         frames = engine.frames(labels, speed)

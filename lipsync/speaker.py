@@ -182,6 +182,9 @@ class Speaker:
     def open(self) -> Speaker:
         """Connect to the agent and open the audio output (``__enter__`` does this)."""
         try:
+            # The sound first: if it cannot play, the agent never sees us come and go.
+            audio = self._audio
+            self.output = open_output(audio, clock=self.clock) if isinstance(audio, str) else audio
             if self._to is not None:
                 to = self._to
                 transport = open_transport(to, wait=self._wait) if isinstance(to, str) else to
@@ -189,8 +192,6 @@ class Speaker:
                 transport.on_line(self._heard)
                 transport.on_connect(self._reconnected)
                 transport.open()
-            audio = self._audio
-            self.output = open_output(audio, clock=self.clock) if isinstance(audio, str) else audio
             self._worker = threading.Thread(target=self._work, name="lipsync-speaker", daemon=True)
             self._worker.start()
         except BaseException:
@@ -393,6 +394,7 @@ class _Run:
         self.pieces: queue.Queue[Piece | BaseException | None] = queue.Queue(maxsize=4)
         self.curves: list[tuple[int, int, MouthCurves]] = []  # (first index, end index, curves)
         self.frame_pending = False
+        self.playing = threading.Event()  # set once the first piece is queued on the output
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -415,6 +417,9 @@ class _Run:
                         speaker.on_warning(warning)
                 if not self._put(Piece(piece.audio, timeline)):
                     return
+                # Let the worker start the sound before making the next piece: both need the
+                # GIL, and the first sound is what a listener waits for.
+                self.playing.wait(1.0)
             self._put(None)
         except BaseException as exc:  # the worker re-raises it in the caller's wait()
             self._put(exc)
@@ -453,10 +458,12 @@ class _Run:
                 wake = now + _POLL if due is None else min(due, now + _POLL)
                 self.speaker.clock.wait(self.speaker._wake, wake)
         finally:
-            if finished:
+            if not finished:
+                cancel.set()  # the producer stops at its next piece
+            if finished or isinstance(self.utterance._source, str):
+                # Let a piece being made finish, so the next utterance has the CPU to itself.
+                # (Text still arriving may block its reader for good: that one is left.)
                 producer.join()
-            else:
-                cancel.set()  # the producer (maybe blocked reading its text) stops at its next piece
         if self.utterance.stopped:
             return
         # The sound is over. Lips told to go on longer (labels longer than the audio) stop now.
@@ -513,6 +520,7 @@ class _Run:
             ]
             if handshake:
                 self._started(actions.pop(0))
+        self.playing.set()
         so_far = self.utterance._timeline
         if gap > 0:
             so_far = so_far + Timeline([("pau", Fraction(gap, self.rate))])

@@ -80,8 +80,8 @@ def text_pieces(source: str | Iterable[str]) -> Iterator[str]:
             raise ValueRefused(f"expected pieces of text, got {type(fragment).__name__}")
         pending += fragment
         ends = list(_SENTENCE_END.finditer(pending))
-        # A sentence end at the very end of what we have may go on ("！？"): wait for more.
-        complete = [m for m in ends if m.end() < len(pending)]
+        # A full stop at the very end of what we have may be a decimal point: wait for more.
+        complete = [m for m in ends if m.end() < len(pending) or not m.group().startswith(".")]
         if complete:
             cut = complete[-1].end()
             yield from split_text(pending[:cut])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lipsync.errors import SourceError, ValueRefused
-from lipsync.labels.segments import is_full_context, read_segments
+from lipsync.errors import SourceError, ValueRefused, quote
+from lipsync.labels.segments import OPEN_JTALK_LABEL, is_full_context, read_segments
 from lipsync.labels.textgrid import decode_textgrid, read_textgrid
 from lipsync.labels.voicevox import read_audio_query
 from lipsync.timeline import Timeline
@@ -72,6 +72,11 @@ def read_labels(
     lines = [line for line in text.splitlines() if line.strip()]
     if kind == "hts" and lines and all(len(line.split()) == 1 for line in lines):
         from lipsync.jtalk import time_labels
+
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip() and not OPEN_JTALK_LABEL.match(line.strip()):
+                raise SourceError(source, number, 1, "expected an Open JTalk full-context label "
+                                  f"(p1^p2-p3+p4=p5/A:.../K:...), found {quote(line.strip())}", text=text)
 
         return time_labels([line.strip() for line in lines], voice=voice, speed=speed, source=source)
     return read_segments(text, source, seconds=True if kind == "julius" else None)

@@ -30,8 +30,24 @@ def is_full_context(label: str) -> bool:
     return "/A:" in label and _QUINPHONE.match(label) is not None
 
 
+_P = r"[A-Za-z]+"
+_V = r"(?:xx|-?\d+)"
+#: Open JTalk's whole full-context label, field by field: the HTS engine that times untimed
+#: labels crashes on text of any other shape, so nothing else may reach it.
+OPEN_JTALK_LABEL = re.compile(
+    rf"{_P}\^{_P}-{_P}\+{_P}={_P}/A:{_V}\+{_V}\+{_V}/B:{_V}-{_V}_{_V}/C:{_V}_{_V}\+{_V}"
+    rf"/D:{_V}\+{_V}_{_V}/E:{_V}_{_V}!{_V}_{_V}-{_V}/F:{_V}_{_V}#{_V}_{_V}@{_V}_{_V}\|{_V}_{_V}"
+    rf"/G:{_V}_{_V}%{_V}_{_V}_{_V}/H:{_V}_{_V}/I:{_V}-{_V}@{_V}\+{_V}&{_V}-{_V}\|{_V}\+{_V}"
+    rf"/J:{_V}_{_V}/K:{_V}\+{_V}-{_V}\Z"
+)
+
+
 def full_context_phoneme(label: str) -> str | None:
     """The current phoneme of a full-context label (``xx^sil-k+o=N/A:...`` -> ``k``)."""
+    # Open JTalk's labels are printable ASCII; anything else (a NUL above all) would crash
+    # the HTS engine that times them.
+    if not (label.isascii() and label.isprintable()):
+        return None
     match = _QUINPHONE.match(label)
     return match.group(1) if match else None
 

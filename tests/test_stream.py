@@ -1,0 +1,99 @@
+"""Streamed speech: pieces as soon as they are complete, joined gaplessly with Open JTalk's pauses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from agent import TcpAgent
+
+from lipsync import Timeline
+from lipsync.audio.null import NullOutput
+from lipsync.jtalk import durations, synthesize
+from lipsync.speaker import Speaker
+from lipsync.stream import LONG_SENTENCE, speech_pieces, split_text, text_pieces
+from lipsync.transport import MemoryTransport
+
+TWO = "今日は晴れです。明日は雨でしょう。"
+
+
+def test_split_text_keeps_punctuation_and_cuts_long_sentences_at_clauses() -> None:
+    assert split_text("こんにちは。元気？はい!\nそう. 3.14です") == [
+        "こんにちは。", "元気？", "はい!\n", "そう.", " 3.14です"]
+    long = "あ" * LONG_SENTENCE + "、いいえ。"
+    assert split_text(long) == ["あ" * LONG_SENTENCE + "、", "いいえ。"]
+    assert split_text("短い、文。") == ["短い、文。"]
+    assert split_text(" \n ") == []
+
+
+def test_text_pieces_come_as_soon_as_each_is_complete() -> None:
+    asked: list[str] = []
+
+    def fragments() -> Iterator[str]:
+        for fragment in ["今日は晴れ", "です。明日", "は雨", "でしょう。"]:
+            asked.append(fragment)
+            yield fragment
+
+    pieces = text_pieces(fragments())
+    assert next(pieces) == "今日は晴れです。"
+    assert asked == ["今日は晴れ", "です。明日"]  # not a fragment more than needed
+    assert list(pieces) == ["明日は雨でしょう。"]
+
+
+def test_pieces_join_gaplessly_with_the_pause_open_jtalk_makes() -> None:
+    pieces = list(speech_pieces(TWO))
+    assert len(pieces) == 2
+    for piece in pieces:  # every piece's timeline spans exactly its audio
+        assert piece.timeline.duration * piece.audio.sample_rate == len(piece.audio)
+    together = durations(TWO)
+    pause = together.durations[together.names.index("pau")]
+    assert pieces[1].timeline.names[0] == "pau"
+    assert pieces[1].timeline.durations[0] == pause
+    first, _ = synthesize("今日は晴れです。")
+    assert (pieces[0].audio.samples == first.samples[: len(pieces[0].audio)]).all()
+    assert pieces[0].timeline.names[0] == "sil" and pieces[-1].timeline.names[-1] == "sil"
+
+
+def test_text_still_arriving_holds_back_the_trailing_silence_until_the_end() -> None:
+    pieces = list(speech_pieces(iter(["今日は晴れです。", "明日は雨でしょう。"])))
+    assert [p.timeline.names[-1] for p in pieces] == ["U", "o", "sil"]
+    assert pieces[-1].timeline.names == ("sil",)
+
+
+def test_streamed_speech_sends_each_pieces_start_on_its_first_sample() -> None:
+    agent = MemoryTransport()
+    output = NullOutput()
+    with Speaker(agent, "gene", audio=output, sync="clock") as speaker:
+        utterance = speaker.say(TWO)
+        utterance.wait(20)
+    assert utterance.started_at is not None
+    timeline = utterance.timeline
+    assert timeline.names.count("pau") == 1 and "sil" not in timeline.names[1:-1]  # no gap
+    assert output.end() - round((utterance.started_at - output.sample_time(0)) * 48000) == pytest.approx(
+        float(timeline.duration) * 48000, abs=2)
+    starts = [(t, line) for t, line in agent.sent if line.startswith("LIPSYNC_START")]
+    assert len(starts) == 2
+    second_at = float(timeline[timeline.names.index("pau")].start)
+    assert starts[0][0] - utterance.started_at == pytest.approx(0, abs=0.005)
+    assert starts[1][0] - utterance.started_at == pytest.approx(second_at, abs=0.005)
+    assert Timeline.from_sequence(starts[1][1].split("|")[2]).names[0] == "pau"
+
+
+def test_say_dash_reads_standard_input_as_it_arrives() -> None:
+    with TcpAgent(events=False) as agent:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lipsync", "say", "-", "--model", "gene", "--to", agent.url,
+             "--audio", "null", "--sync", "clock"],
+            stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert process.stdin is not None
+        process.stdin.write("こんにちは。")
+        process.stdin.flush()
+        # The first sentence is spoken while the input is still open.
+        assert agent.wait_for(lambda lines: len(lines) == 1, timeout=20)
+        process.stdin.write("さようなら。\n")
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+        assert len(agent.lines) == 2
