@@ -146,7 +146,9 @@ def one_random_signal(seed: int, wav: Path) -> tuple[int, float, list[tuple[floa
         if process.poll() is None:
             process.send_signal(rng.choice([signal.SIGINT, signal.SIGTERM]))
         _, stderr = process.communicate(timeout=20)
-        time.sleep(0.05)
+        if process.returncode == 130 and any(line.startswith("LIPSYNC_START") for line in agent.lines):
+            # A STOP sent just before exit may still be on its way through a loaded machine.
+            agent.wait_for(lambda lines: "LIPSYNC_STOP|gene" in lines, timeout=1.0)
         return process.returncode, signalled, list(agent.received), stderr
 
 

@@ -73,10 +73,10 @@ def read_labels(
     if kind == "hts" and lines and all(len(line.split()) == 1 for line in lines):
         from lipsync.jtalk import time_labels
 
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip() and not OPEN_JTALK_LABEL.match(line.strip()):
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if raw.strip() and not OPEN_JTALK_LABEL.match(raw.strip()):
                 raise SourceError(source, number, 1, "expected an Open JTalk full-context label "
-                                  f"(p1^p2-p3+p4=p5/A:.../K:...), found {quote(line.strip())}", text=text)
+                                  f"(p1^p2-p3+p4=p5/A:.../K:...), found {quote(raw.strip())}", text=text)
 
         return time_labels([line.strip() for line in lines], voice=voice, speed=speed, source=source)
     return read_segments(text, source, seconds=True if kind == "julius" else None)
