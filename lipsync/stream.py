@@ -126,8 +126,8 @@ def speech_pieces(
     from lipsync.jtalk import synthesize
 
     previous: str | None = None
-    held: npt.NDArray[np.int16] | None = None  # the last piece's trailing silence, not yet played
-    held_timeline: Timeline | None = None
+    # The last piece's trailing silence, not yet played: its samples and its timeline.
+    held: tuple[npt.NDArray[np.int16], Timeline] | None = None
     rate = 0
     texts = text_pieces(source)
     known = list(texts) if isinstance(source, str) else None  # a whole text: its last piece is known
@@ -143,28 +143,29 @@ def speech_pieces(
         keep_end = last or not (names[-1] in PAUSES and len(names) > lead + 1)
         trail = len(names) if keep_end else len(names) - 1
         body_from, body_to = _samples(timeline, rate, lead, trail)
-        trail_samples = audio.samples[body_to:]
-        if previous is None or held is None or held_timeline is None:
-            start = 0
-            spans = [(p.name, p.duration) for p in list(timeline)[:trail]]
+        if previous is None or held is None:
+            yield Piece(Audio(audio.samples[:body_to], rate), _spans(timeline, 0, trail))
         else:
             pause = join_pause(previous, text, voice=voice, speed=speed)
             if pause is None:
-                pause = held_timeline.duration
-            lead_samples = audio.samples[:body_from]
-            junction = _junction(held, lead_samples, round(pause * rate))
-            spans = [("pau", Fraction(len(junction), rate))]
-            spans += [(p.name, p.duration) for p in list(timeline)[lead:trail]]
+                pause = held[1].duration
+            junction = _junction(held[0], audio.samples[:body_from], round(pause * rate))
+            spans = [("pau", Fraction(len(junction), rate)), *_pairs(timeline, lead, trail)]
             body = np.concatenate([junction, audio.samples[body_from:body_to]])
             yield Piece(Audio(body, rate), Timeline(spans, allow_empty=True))
-            start = None
-        if start is not None:
-            yield Piece(Audio(audio.samples[:body_to], rate), Timeline(spans, allow_empty=True))
         previous = text
-        held = trail_samples
-        held_timeline = Timeline([(p.name, p.duration) for p in list(timeline)[trail:]], allow_empty=True)
-    if held is not None and held_timeline is not None and len(held_timeline):
-        yield Piece(Audio(held, rate), held_timeline)
+        held = audio.samples[body_to:], _spans(timeline, trail, len(names))
+    if held is not None and len(held[1]):
+        yield Piece(Audio(held[0], rate), held[1])
+
+
+def _pairs(timeline: Timeline, start: int, stop: int) -> list[tuple[str, Fraction]]:
+    """``(name, duration)`` of spans ``start`` to ``stop`` (exclusive)."""
+    return list(zip(timeline.names[start:stop], timeline.durations[start:stop], strict=True))
+
+
+def _spans(timeline: Timeline, start: int, stop: int) -> Timeline:
+    return Timeline(_pairs(timeline, start, stop), allow_empty=True)
 
 
 def _junction(
