@@ -62,11 +62,10 @@ LineCallback = Callable[[str, float, str], None]
 class Utterance:
     """One ``say()``: wait for it, stop it, read what was scheduled."""
 
-    def __init__(self, speaker: Speaker, source: str | Iterable[str] | Piece, interrupt: bool) -> None:
+    def __init__(self, speaker: Speaker, source: str | Iterable[str] | Piece) -> None:
         self.text = source if isinstance(source, str) else None
         self._speaker = speaker
         self._source = source
-        self.interrupt = interrupt
         self._done = threading.Event()
         self._cancel = threading.Event()
         self._error: BaseException | None = None
@@ -253,7 +252,7 @@ class Speaker:
             raise ValueRefused("a timeline goes with audio: say(audio, timeline)")
         else:
             source = speech
-        utterance = Utterance(self, source, interrupt)
+        utterance = Utterance(self, source)
         with self._state:
             if self._closing or self._worker is None:
                 raise ValueRefused("the speaker is not open: use it in a 'with' block or call open()")
@@ -339,11 +338,14 @@ class Speaker:
             now = self.clock.now()
             if began is None or now >= self._lips_until:
                 return
-            lead = self.event_delay if self.sync == "event" and self.event_delay is not None else 0.0
-            elapsed = Fraction(max(now + lead - (began + self.latency), 0.0)).limit_denominator(1_000_000)
-            rest = timeline.since(elapsed)
+            elapsed = max(now + self._lead() - (began + self.latency), 0.0)
+            rest = timeline.since(Fraction(elapsed).limit_denominator(1_000_000))
             if rest.duration >= Fraction(1, 1000) and any(n not in PAUSES for n in rest.names):
                 self._send(start_line(self.model, rest.to_sequence()))
+
+    def _lead(self) -> float:
+        """How far ahead of its first sample a START leaves: the agent's measured delay."""
+        return self.event_delay if self.sync == "event" and self.event_delay is not None else 0.0
 
     # -- the worker -----------------------------------------------------------------------------
 
@@ -371,11 +373,10 @@ class Speaker:
 class _Action:
     """Something due when a stream sample reaches the device."""
 
-    def __init__(self, index: int, kind: str, *, chunk: Chunk | None = None, lead: bool = False) -> None:
+    def __init__(self, index: int, kind: str, *, chunk: Chunk | None = None) -> None:
         self.index = index
         self.kind = kind
         self.chunk = chunk
-        self.lead = lead
 
 
 class _Run:
@@ -516,7 +517,7 @@ class _Run:
             gap = start - max(self.end, self.origin)
             self.end = self.output.end()
             actions = [
-                _Action(start + round(c.start * self.rate), "start", chunk=c, lead=True) for c in chunks
+                _Action(start + round(c.start * self.rate), "start", chunk=c) for c in chunks
             ]
             if handshake:
                 self._started(actions.pop(0))
@@ -590,8 +591,8 @@ class _Run:
             return None
         if action.kind in ("start", "frame"):
             at += self.speaker.latency
-        if action.lead and self.speaker.sync == "event" and self.speaker.event_delay is not None:
-            at -= self.speaker.event_delay
+        if action.kind == "start":
+            at -= self.speaker._lead()
         return at
 
     def _do(self, action: _Action) -> None:
