@@ -74,7 +74,7 @@ def _say(args: argparse.Namespace) -> int:
             timeline = read_labels(args.labels, args.label_format, tier=args.tier)
         else:
             timeline = Timeline.from_sequence(args.sequence)
-    open_transport(args.to)  # a malformed --to is refused before anything opens
+    transport = open_transport(args.to, wait=args.wait)  # a bad --to is refused before anything opens
     start = [0.0]
 
     def show(direction: str, at: float, line: str) -> None:
@@ -83,8 +83,8 @@ def _say(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     with Speaker(
-        args.to, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
-        half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync, wait=args.wait,
+        transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
+        half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
         unknown=args.unknown, on_line=show if args.verbose else None,
         on_warning=_warn,
     ) as speaker:
