@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from lipsync._atomic import write_atomic
+from lipsync._grammar import grammar
 from lipsync.errors import ParseError, SourceError, ValueRefused, quote
 from lipsync.names import check_token_name, name_fault
 
 if TYPE_CHECKING:
-    from lark import Lark, Token
+    from lark import Token
 
 __all__ = [
     "LipMap",
@@ -43,19 +44,6 @@ _CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "shift_jis": "cp932"}
 _BOM = b"\xef\xbb\xbf"
 _COUNT = re.compile(r"\+?\d+\Z")
 _SJIS_MORPH_LIMIT = 15  # bytes: MMDAgent-EX (the VMD format) cuts morph names here
-
-_parser: Lark | None = None
-
-
-def _get_parser() -> Lark:
-    global _parser
-    if _parser is None:
-        from lark import Lark
-
-        _parser = Lark.open_from_package(
-            "lipsync", "lipmap.lark", ("",), parser="lalr", lexer="basic"
-        )
-    return _parser
 
 
 @dataclass(frozen=True)
@@ -127,7 +115,7 @@ def _parse_layout(text: str, source: str) -> _Layout:
     from lark.exceptions import UnexpectedInput, UnexpectedToken
 
     try:
-        tree = _get_parser().parse(text)
+        tree = grammar("lipsync", "lipmap.lark").parse(text)
     except UnexpectedToken as exc:
         expected = _EXPECTED.get(frozenset(exc.expected), " or ".join(sorted(exc.expected)))
         if exc.token.type == "$END":

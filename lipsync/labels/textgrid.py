@@ -11,30 +11,19 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from lipsync._grammar import grammar
 from lipsync.errors import ParseError, SourceError, quote
 from lipsync.names import name_fault
 from lipsync.timeline import Timeline
 
 if TYPE_CHECKING:
-    from lark import Lark, Token
+    from lark import Token
 
 __all__ = ["decode_textgrid", "read_textgrid"]
 
 #: xmin, xmax, text, and the line of the text (for errors).
 _Interval = tuple[Fraction, Fraction, str, int]
 _PHONE_TIERS = ("phones", "phone", "phonemes", "phoneme", "segments")
-_parser: Lark | None = None
-
-
-def _get_parser() -> Lark:
-    global _parser
-    if _parser is None:
-        from lark import Lark
-
-        _parser = Lark.open_from_package(
-            "lipsync.labels", "textgrid.lark", ("",), parser="lalr", lexer="basic"
-        )
-    return _parser
 
 
 def decode_textgrid(data: bytes) -> str:
@@ -88,7 +77,7 @@ def read_textgrid(text: str, source: str, *, tier: str | None = None) -> Timelin
     from lark.exceptions import UnexpectedInput
 
     try:
-        tokens = list(_get_parser().lex(text))
+        tokens = list(grammar("lipsync.labels", "textgrid.lark").lex(text))
     except UnexpectedInput as exc:
         raise ParseError(
             source, exc.line, exc.column, "a number, a \"string\" or a <flag>", "a stray character",
