@@ -22,26 +22,61 @@ first used.
 
 from __future__ import annotations
 
-from lipsync.curves import MouthCurves, mouth_curves
-from lipsync.errors import (
-    AgentUnreachable,
-    AudioError,
-    LipsyncError,
-    MissingDependency,
-    NameRefused,
-    ParseError,
-    SourceError,
-    SynthesisError,
-    TransportError,
-    ValueRefused,
-)
-from lipsync.jtalk import synthesize
-from lipsync.labels import read_labels
-from lipsync.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning, load_map
-from lipsync.resolve import resolve
-from lipsync.sound import Audio
-from lipsync.speaker import Speaker, Utterance
-from lipsync.timeline import Chunk, Phone, Timeline
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lipsync.curves import MouthCurves, mouth_curves
+    from lipsync.errors import (
+        AgentUnreachable,
+        AudioError,
+        LipsyncError,
+        MissingDependency,
+        NameRefused,
+        ParseError,
+        SourceError,
+        SynthesisError,
+        TransportError,
+        ValueRefused,
+    )
+    from lipsync.jtalk import synthesize
+    from lipsync.labels import read_labels
+    from lipsync.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning, load_map
+    from lipsync.resolve import resolve
+    from lipsync.sound import Audio
+    from lipsync.speaker import Speaker, Utterance
+    from lipsync.timeline import Chunk, Phone, Timeline
+
+# Where each public name lives. They load on first use (PEP 562), so that ``import lipsync``
+# (and the command line, which installs its signal handlers first) starts in a few ms.
+_WHERE = {
+    "AgentUnreachable": "errors", "AudioError": "errors", "LipsyncError": "errors",
+    "MissingDependency": "errors", "NameRefused": "errors", "ParseError": "errors",
+    "SourceError": "errors", "SynthesisError": "errors", "TransportError": "errors",
+    "ValueRefused": "errors",
+    "MouthCurves": "curves", "mouth_curves": "curves",
+    "synthesize": "jtalk",
+    "read_labels": "labels",
+    "OPEN_JTALK_PHONEMES": "lipmap", "LipMap": "lipmap", "LipWarning": "lipmap", "load_map": "lipmap",
+    "resolve": "resolve",
+    "Audio": "sound",
+    "Speaker": "speaker", "Utterance": "speaker",
+    "Chunk": "timeline", "Phone": "timeline", "Timeline": "timeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lipsync' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lipsync.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m lipsync``: the same as the ``lipsync`` command."""
 
-from lipsync.cli import main
+from lipsync._entry import run
 
-raise SystemExit(main())
+run()

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import math
 import os
 import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 from lipsync._cli_io import UsageError, err
 from lipsync._cli_speech import add_source_arguments
+from lipsync._entry import interrupt
 from lipsync.audio import OUTPUTS
 from lipsync.errors import ValueRefused
 from lipsync.labels import read_labels
 from lipsync.lipmap import load_map
 from lipsync.names import check_alias
 from lipsync.sound import Audio
+from lipsync.speaker import EVENT_TIMEOUT
+from lipsync.stream import PAUSES, speakable
 from lipsync.timeline import Timeline
 from lipsync.transport import DEFAULT_URL, open_transport
 
@@ -41,17 +44,6 @@ def _stdin_text() -> Iterator[str]:
                            f"near byte {read - len(exc.object) + exc.start + 1}") from exc
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGINT or SIGTERM: unwind once (clean-up sends the STOP); later signals wait for it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
-def _warn(message: str) -> None:
-    err(message if message.startswith("lipsync:") else f"lipsync: warning: {message}")
-
-
 def _say(args: argparse.Namespace) -> int:
     from lipsync.speaker import Speaker
 
@@ -63,8 +55,17 @@ def _say(args: argparse.Namespace) -> int:
         raise UsageError("--labels and --sequence need the audio they describe: --wav FILE")
     if args.wav is not None and args.text is not None:
         raise UsageError("--wav plays recorded speech: give its --labels FILE or --sequence SEQ, not TEXT")
-    if args.text is not None and args.text != "-" and not args.text.strip():
-        raise ValueRefused("nothing to say: the text is empty")
+    if args.text is not None and args.text != "-" and not speakable(args.text):
+        raise ValueRefused(f"nothing to say in {args.text[:40]!r}: no letters or digits (only "
+                           "punctuation, symbols or emoji?)")
+    if args.wav is not None:
+        ignored = [option for option, value, default in (
+            ("--voice", args.voice, None), ("--speed", args.speed, 1.0), ("--half-tone", args.half_tone, 0.0),
+        ) if value != default]
+        if ignored:
+            raise UsageError(f"{', '.join(ignored)} shape synthesised speech: they do not apply to --wav")
+    if not (math.isfinite(args.event_timeout) and 0 <= args.event_timeout <= 10_000):
+        raise UsageError(f"--event-timeout must be 0 to 10000 ms, not {args.event_timeout}")
     lipmap = load_map(args.map)
     audio: Audio | None = None
     timeline: Timeline | None = None
@@ -80,18 +81,15 @@ def _say(args: argparse.Namespace) -> int:
     def show(direction: str, at: float, line: str) -> None:
         err(f"{at - start[0]:9.3f} s {direction} {line.rstrip()}")
 
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     with Speaker(
         transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
-        unknown=args.unknown, on_line=show if args.verbose else None,
-        on_warning=_warn,
+        event_timeout=args.event_timeout / 1000, unknown=args.unknown,
+        on_line=show if args.verbose else None,
     ) as speaker:
-        assert speaker.output is not None
         start[0] = speaker.clock.now()
-        if speaker.output.notice:
-            err(speaker.output.notice)
         if audio is not None and timeline is not None:
             utterance = speaker.say(audio, timeline)
         elif args.text == "-":
@@ -99,6 +97,9 @@ def _say(args: argparse.Namespace) -> int:
         else:
             utterance = speaker.say(args.text)
         utterance.wait()
+    if not any(name not in PAUSES for name in utterance.timeline.names):
+        raise ValueRefused("nothing to say: the text has no words Open JTalk can speak (only "
+                           "punctuation, symbols or emoji?)")
     # Done: a signal from here on has nothing left to stop, and must not cut the exit short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -125,6 +126,9 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--sync", choices=("event", "clock"),
                    help="event: start the sound when the agent's motion starts (default with an agent); "
                    "clock: START on the first sample (default for stdout)")
+    p.add_argument("--event-timeout", type=float, default=EVENT_TIMEOUT * 1000, metavar="MS",
+                   help="with --sync event, how long an utterance's sound waits for the agent's "
+                   f"LIPSYNC_EVENT_START (default {EVENT_TIMEOUT * 1000:g}); a later one still counts")
     p.add_argument("--wait", type=float, metavar="SECONDS",
                    help="how long to wait for the agent (default: one try for tcp, 10 s for ws)")
     p.add_argument("-v", "--verbose", action="store_true",

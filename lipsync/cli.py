@@ -7,11 +7,15 @@ Exit codes: 0 done, 2 bad input (one line naming file, line and what was expecte
 from __future__ import annotations
 
 import argparse
+import io
+import logging
+import os
 import signal
+import sys
 from collections.abc import Sequence
 
 from lipsync import __version__
-from lipsync._cli_io import Handler, err, report
+from lipsync._cli_io import Handler, WarningPrinter, err, report
 from lipsync._cli_map import add_map_commands
 from lipsync._cli_say import add_say_command
 from lipsync._cli_speech import add_speech_commands
@@ -23,7 +27,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, for ``main`` and for tests."""
     parser = argparse.ArgumentParser(
-        prog="lipsync",
+        prog="lipsync", allow_abbrev=False,
         description="Make a 3-D character's mouth move in time with speech (MMDAgent-EX and "
         "game engines).",
     )
@@ -37,9 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
     saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    logger = logging.getLogger("lipsync")
+    printer = WarningPrinter()
+    logger.addHandler(printer)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
     try:
+        args = build_parser().parse_args(argv)
         handler: Handler = args.handler
         return handler(args)
     except LipsyncError as exc:
@@ -48,9 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("lipsync: interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader of our output left (``lipsync map show ... | head``): not an error of ours.
+        _quiet_stdout()
+        return 0
     finally:
+        logger.removeHandler(printer)
         if argv is not None:
             # Called from Python (tests, other tools): give back the signal handlers. As the
             # program itself, keep what ``say`` set until the process exits.
             signal.signal(signal.SIGINT, saved[0])
             signal.signal(signal.SIGTERM, saved[1])
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not complain either."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is no file (tests)
+        pass

@@ -23,7 +23,7 @@ from lipsync.labels.segments import OPEN_JTALK_LABEL, full_context_phoneme
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
-__all__ = ["durations", "labels_for", "synthesize", "time_labels"]
+__all__ = ["accent_phrases", "durations", "labels_for", "synthesize", "time_labels"]
 
 _ENGINE_BYTES = 4096  # HTS_Engine is 424 bytes in hts_engine API 1.10: leave ample room
 _lock = threading.Lock()
@@ -127,6 +127,23 @@ def labels_for(text: str) -> list[str]:
     if len(labels) < 3:  # sil ... sil around at least one phoneme
         raise ValueRefused(f"nothing to say in {text!r}: Open JTalk found no speech")
     return labels
+
+
+def accent_phrases(text: str) -> list[str]:
+    """``text`` as Open JTalk reads it, cut into its accent phrases (the best places to pause).
+
+    The phrases joined are the text after Open JTalk's own normalisation (half-width letters
+    become full-width), which it reads the same way.
+    """
+    with _lock:
+        features = _pyopenjtalk().run_frontend(text)
+    phrases: list[str] = []
+    for feature in features:
+        if feature["chain_flag"] == 1 and phrases:
+            phrases[-1] += feature["string"]
+        else:
+            phrases.append(feature["string"])
+    return phrases
 
 
 def _check_speed(speed: float) -> None:

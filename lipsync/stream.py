@@ -16,6 +16,7 @@ that already waited can shorten it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,10 +31,17 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["LONG_SENTENCE", "PAUSES", "Piece", "join_pause", "speech_pieces", "split_text", "text_pieces"]
+__all__ = [
+    "LONG_CLAUSE", "LONG_SENTENCE", "PAUSES", "PHRASE_PIECE", "Piece", "join_pause", "speakable",
+    "speech_pieces", "split_text", "text_pieces",
+]
 
 #: Sentences longer than this (characters) are also cut at clause marks.
 LONG_SENTENCE = 40
+#: Clauses longer than this (text without punctuation) are cut between accent phrases,
+#: into pieces of about ``PHRASE_PIECE`` characters.
+LONG_CLAUSE = 60
+PHRASE_PIECE = 24
 #: Phoneme names that mean a closed mouth.
 PAUSES = frozenset({"sil", "pau"})
 _SENTENCE_END = re.compile(r"[。．！？!?\n]+|\.+(?!\d)")
@@ -58,14 +66,42 @@ def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+def speakable(text: str) -> bool:
+    """Whether ``text`` has anything to read aloud (a letter or a digit of any script)."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
 def split_text(text: str) -> list[str]:
-    """Cut ``text`` into pieces, each keeping its punctuation; blank pieces are dropped."""
+    """Cut ``text`` into pieces, each keeping its punctuation; pieces with nothing to say are dropped.
+
+    Sentences end at 。．！？!? and line breaks. A sentence over ``LONG_SENTENCE`` characters is
+    also cut at its clause marks (、，,), and a clause over ``LONG_CLAUSE`` (text without
+    punctuation) between Open JTalk's accent phrases, so no piece, and no first sound, waits
+    for more than a sentence's worth of synthesis.
+    """
     pieces: list[str] = []
     for sentence in _cut(text, _SENTENCE_END):
-        if len(sentence.strip()) > LONG_SENTENCE:
-            pieces.extend(_cut(sentence, _CLAUSE_END))
-        else:
+        if len(sentence.strip()) <= LONG_SENTENCE:
             pieces.append(sentence)
+            continue
+        for clause in _cut(sentence, _CLAUSE_END):
+            pieces.extend(_phrase_cut(clause) if len(clause.strip()) > LONG_CLAUSE else [clause])
+    return [p for p in pieces if speakable(p)]
+
+
+def _phrase_cut(clause: str) -> list[str]:
+    """A long clause in pieces of whole accent phrases, about ``PHRASE_PIECE`` characters each."""
+    from lipsync.jtalk import accent_phrases
+
+    pieces: list[str] = []
+    current = ""
+    for phrase in accent_phrases(clause):
+        if current and len(current) + len(phrase) > PHRASE_PIECE:
+            pieces.append(current)
+            current = ""
+        current += phrase
+    if current:
+        pieces.append(current)
     return pieces
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -60,13 +61,18 @@ def test_audio_at_another_rate_is_resampled() -> None:
     assert output.end() == 48000
 
 
-def test_miniaudio_without_a_sound_card_falls_back_to_silent_real_time() -> None:
-    output = open_output("miniaudio")
+def test_miniaudio_without_a_sound_card_falls_back_to_silent_real_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="lipsync"):
+        output = open_output("miniaudio")
     try:
         assert output.sample_rate == 48000
         if getattr(output, "backend", "") != "null":
             pytest.skip("this machine has a sound device: the fallback is not taken")
-        assert output.notice.startswith("lipsync: no sound device") and "\n" not in output.notice
+        assert output.notice.startswith("no sound device") and "\n" not in output.notice
+        # Library users learn it through logging, not only the command line.
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("lipsync")] == [output.notice]
         start = output.play(np.zeros(480, dtype=np.int16))
         assert output.end() == start + 480
     finally:

@@ -45,7 +45,7 @@ def test_check_reports_a_bad_file_with_its_place(capsys, tmp_path):
     code, out, err = run(capsys, "map", "check", STOCK, bad)
     assert code == 2
     assert out.startswith(f"{STOCK}: ok")
-    assert err.splitlines()[0] == f"{bad}:3:6: expected 2 weights for phoneme 'x', found 1"
+    assert err.splitlines()[0] == f"lipsync: {bad}:3:6: expected 2 weights for phoneme 'x', found 1"
     assert "Traceback" not in err
 
 
@@ -120,7 +120,7 @@ def test_edit_of_a_broken_file_refuses(capsys, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"2 a b\n1\nx 0.1\n")
     code, _, err = run(capsys, "map", "set", bad, "x", "1", "1")
-    assert code == 2 and err.startswith(f"{bad}:3:6: ")
+    assert code == 2 and err.startswith(f"lipsync: {bad}:3:6: ")
     assert bad.read_bytes() == b"2 a b\n1\nx 0.1\n"
 
 

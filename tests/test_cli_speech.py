@@ -50,7 +50,7 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
     code, out, err = run(capsys, "timeline", "--sequence", "sil,100,zz,10")
     assert code == 2 and out == "" and "'zz'" in err and err.count("\n") == 1
     code, _, err = run(capsys, "timeline", "--sequence", "sil,100,a")
-    assert code == 2 and err.startswith("<sequence>:1:10: expected a duration")
+    assert code == 2 and err.startswith("lipsync: <sequence>:1:10: expected a duration")
     code, _, err = run(capsys, "timeline")
     assert code == 2 and "exactly one of" in err
     code, _, err = run(capsys, "timeline", "--sequence", EXAMPLE, "--wav", tmp_path / "x.wav")
@@ -58,7 +58,7 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
     bad = tmp_path / "bad.lab"
     bad.write_text("0 10 a\n5 4 i\n")
     code, _, err = run(capsys, "timeline", "--labels", bad)
-    assert code == 2 and err.startswith(f"{bad}:2:")
+    assert code == 2 and err.startswith(f"lipsync: {bad}:2:")
 
 
 def test_unknown_phoneme_stand_in_warns(capsys):

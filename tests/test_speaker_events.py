@@ -51,8 +51,10 @@ class Agent(MemoryTransport):
 
     greets = True  # like tcp:// and ws://: a live agent is expected to greet
 
-    def __init__(self, clock: ScheduledClock, delays: list[float | None], *, aliases: tuple[str, ...] = ("gene",),
-                 hello: bool = True) -> None:
+    def __init__(
+        self, clock: ScheduledClock, delays: list[float | None], *, aliases: tuple[str, ...] = ("gene",),
+        hello: bool = True,
+    ) -> None:
         super().__init__(clock=clock, answer=self._answer)
         self.scheduled = clock
         self.delays = list(delays)
@@ -69,7 +71,8 @@ class Agent(MemoryTransport):
         if kind == "LIPSYNC_START" and alias in self.aliases:
             delay = self.delays.pop(0) if len(self.delays) > 1 else (self.delays or [None])[0]
             if delay is not None:
-                self.scheduled.at(self.clock.now() + delay, lambda: self.receive(f"LIPSYNC_EVENT_START|{alias}"))
+                answer = f"LIPSYNC_EVENT_START|{alias}"
+                self.scheduled.at(self.clock.now() + delay, lambda: self.receive(answer))
         return [line.rstrip("\n")]  # the bus echoes everything
 
 

@@ -168,7 +168,7 @@ def test_any_client_can_be_allowed_explicitly() -> None:
 
 
 def test_with_no_agent_the_error_names_every_mdf_setting_retry_included() -> None:
-    with pytest.raises(AgentUnreachable, match="Plugin_Remote_Websocket_Directory=/chat.*Plugin_Remote_RetryCount"):
+    with pytest.raises(AgentUnreachable, match=r"Websocket_Directory=/chat.*Plugin_Remote_RetryCount"):
         Speaker("ws://127.0.0.1:0/chat", "gene", audio="null", wait=0.1).open()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -18,6 +19,8 @@ from lipsync.clock import Clock
 from lipsync.errors import AudioError, MissingDependency
 
 __all__ = ["MiniaudioOutput"]
+
+_log = logging.getLogger(__name__)
 
 #: miniaudio's period: small enough to start fast, large enough for Python's GIL switches.
 BUFFER_MS = 10
@@ -67,9 +70,10 @@ class MiniaudioOutput(PullOutput):
             except miniaudio.MiniaudioError as exc:
                 detail = ", ".join(str(arg) for arg in exc.args)
                 self.notice = (
-                    f"lipsync: no sound device ({detail}): playing silently in real time "
+                    f"no sound device ({detail}): playing silently in real time "
                     "(miniaudio NULL backend)"
                 )
+                _log.warning("%s", self.notice)
         if opened is None:
             try:
                 opened = self._open(miniaudio, buffer_ms, [miniaudio.Backend.NULL])

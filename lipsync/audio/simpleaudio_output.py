@@ -42,6 +42,10 @@ class SimpleaudioOutput(Output):
         except ImportError as exc:
             raise MissingDependency(INSTALL_HINT) from exc
         self._module: Any = simpleaudio
+        try:  # a device that cannot play fails here, not silently in the feeder thread later
+            simpleaudio.play_buffer(bytes(4 * (sample_rate // 1000)), 1, 2, sample_rate).stop()
+        except Exception as exc:  # simpleaudio's own error type
+            raise AudioError(f"simpleaudio cannot play on this machine: {exc}") from exc
         self._origin = self.clock.now()
         self._blocks: deque[tuple[int, npt.NDArray[np.int16]]] = deque()
         self._playing: Any = None

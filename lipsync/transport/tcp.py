@@ -108,6 +108,8 @@ class TcpTransport(Transport):
                 continue
             for line in splitter.feed(data):
                 self._heard(line)
+            if len(data) == 65536:
+                time.sleep(0)  # a flooding agent: let the scheduler's thread have the GIL now
 
     def _drop(self, sock: socket.socket) -> None:
         with self._send_lock:

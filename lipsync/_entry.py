@@ -1,0 +1,38 @@
+"""The program's entry point: signal handlers first, then everything else.
+
+A Ctrl-C or SIGTERM in the first moments (while Python and Open JTalk load) must end like one
+later on: one line and exit code 130, never a traceback. So this module imports nothing of
+lipsync's before the handlers are in place (``lipsync/__init__`` loads its names lazily).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+__all__ = ["interrupt", "run"]
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGINT or SIGTERM: unwind once (clean-up sends the STOP); later signals wait for it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def run() -> None:
+    """``lipsync`` and ``python -m lipsync``."""
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        from lipsync.cli import main
+
+        code = main()
+    except KeyboardInterrupt:  # before main() could take it (while importing)
+        try:
+            sys.stderr.write("lipsync: interrupted\n")
+        except OSError:
+            pass
+        code = 130
+    sys.exit(code)
