@@ -14,12 +14,19 @@ import unicodedata
 from lipsync.errors import NameRefused
 
 __all__ = [
+    "ALIAS_LIMIT",
     "check_alias",
+    "check_sequence",
     "check_token_name",
     "name_fault",
 ]
 
-_MESSAGE_BREAKERS = frozenset("|,")
+#: The longest model alias (UTF-8 bytes) we send: real aliases are short, and a long one would
+#: leave no room for phonemes in a line under 2 KB.
+ALIAS_LIMIT = 128
+# ``|`` and ``,`` split the agent's messages; their full-width forms only look like them, but a
+# name that looks like a field separator is a trap for whoever reads the line.
+_MESSAGE_BREAKERS = frozenset("|,｜，")
 _TOKEN_BREAKERS = frozenset("|,#")
 # What lip.txt's grammar reads as a number: a name like this would be taken for a weight.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
@@ -66,13 +73,34 @@ def check_token_name(name: object, what: str = "name") -> str:
 def check_alias(alias: object) -> str:
     """Return ``alias`` if it is a valid MMDAgent-EX model alias, else raise ``NameRefused``.
 
-    Spaces are allowed (the agent does not split on them); ``|``, ``,`` and control
-    characters are not.
+    No ``|`` or ``,`` (nor their full-width look-alikes), no white space or control characters,
+    at most ``ALIAS_LIMIT`` bytes.
     """
-    fault = name_fault(alias, spaces=False, breakers=_MESSAGE_BREAKERS)
-    if fault is None and isinstance(alias, str) and alias != alias.strip():
-        fault = "leading or trailing white space is not allowed"
+    fault = name_fault(alias, spaces=True, breakers=_MESSAGE_BREAKERS)
+    if fault is None and isinstance(alias, str) and len(alias.encode("utf-8", "replace")) > ALIAS_LIMIT:
+        fault = f"longer than {ALIAS_LIMIT} bytes"
     if fault:
-        raise NameRefused(f"model alias {alias!r} refused: {fault}")
+        shown = alias[:40] + "..." if isinstance(alias, str) and len(alias) > 40 else alias
+        raise NameRefused(f"model alias {shown!r} refused: {fault}")
     assert isinstance(alias, str)
     return alias
+
+
+def check_sequence(sequence: object) -> str:
+    """Return ``sequence`` if it is ``name,ms,name,ms,...`` (names valid, whole milliseconds),
+    else raise ``NameRefused``: what goes after ``LIPSYNC_START|alias|`` must be nothing else."""
+    if not isinstance(sequence, str) or not sequence:
+        raise NameRefused(f"LIPSYNC sequence {sequence!r} refused: expected name,ms,name,ms,...")
+    fields = sequence.split(",")
+    if len(fields) % 2:
+        raise NameRefused(f"LIPSYNC sequence refused: {len(fields)} fields, expected name,ms pairs")
+    for number, field in enumerate(fields):
+        if number % 2:
+            if not (field.isascii() and field.isdigit()):
+                raise NameRefused(f"LIPSYNC sequence refused: field {number + 1} {field[:40]!r} is not "
+                                  "a whole number of milliseconds")
+        else:
+            fault = name_fault(field, breakers=_MESSAGE_BREAKERS)
+            if fault:
+                raise NameRefused(f"LIPSYNC sequence refused: field {number + 1} {field[:40]!r}: {fault}")
+    return sequence

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from lipsync.errors import SourceError, ValueRefused
-from lipsync.names import check_alias, name_fault
+from lipsync.names import check_alias, check_sequence, name_fault
 
 __all__ = ["MESSAGE_LIMIT", "Chunk", "Phone", "Timeline", "start_line", "stop_line"]
 
@@ -58,8 +58,8 @@ class Phone:
 
 
 def start_line(alias: str, sequence: str) -> str:
-    """The LIPSYNC_START message for ``alias`` (checked) and a sequence, with its ``\\n``."""
-    return f"LIPSYNC_START|{check_alias(alias)}|{sequence}\n"
+    """The LIPSYNC_START message for ``alias`` and ``sequence`` (both checked), with its ``\\n``."""
+    return f"LIPSYNC_START|{check_alias(alias)}|{check_sequence(sequence)}\n"
 
 
 def stop_line(alias: str) -> str:
@@ -239,7 +239,7 @@ class Timeline:
         sequences joined with ``,`` equal ``to_sequence()``.
         """
         reserve = "x" * _ALIAS_RESERVE if alias is None else alias
-        head = len(start_line(reserve, "").encode()) - 1  # without the newline
+        head = len(f"LIPSYNC_START|{check_alias(reserve)}|".encode())
         tokens = [
             f"{n},{ms}" for n, ms in zip(self._names, self.milliseconds(), strict=True)
         ]

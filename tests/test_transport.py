@@ -73,3 +73,44 @@ def test_stdout_transport_writes_each_line_and_flushes() -> None:
     transport = StreamTransport(stream)
     transport.send("LIPSYNC_STOP|gene\n")
     assert stream.getvalue() == "LIPSYNC_STOP|gene\n"
+
+
+@pytest.mark.parametrize("line", [
+    "LIPSYNC_START|gene|a,100|MODEL_DELETE|gene\n",  # a sequence that smuggles a second command
+    "LIPSYNC_START|gene\n",
+    "LIPSYNC_STOP|gene|x\n",
+    "LIPSYNC_START|gene|a,1x0\n",
+    "LIPSYNC_START|gene|a,100,b\n",
+    "LIPSYNC_START|ge ne|a,100\n",
+    "LIPSYNC_START|gene｜x|a,100\n",
+    "lipsync_start|gene|a,100\n",
+])
+def test_lines_with_the_wrong_fields_never_reach_the_agent(line: str) -> None:
+    agent = MemoryTransport()
+    with pytest.raises(ValueRefused):
+        agent.send(line)
+    assert agent.sent == []
+
+
+@pytest.mark.parametrize(("alias", "sequence"), [
+    ("gene", "a,100|MODEL_DELETE|gene"), ("gene|x", "a,100"), ("gene", "a,100\nMODEL_DELETE|gene"),
+    ("gene", "a,１００"), ("ge\u3000ne", "a,100"), ("g" * 200, "a,100"), ("gene", ""),
+])
+def test_line_constructors_check_every_field(alias: str, sequence: str) -> None:
+    from lipsync.timeline import Chunk, Timeline, start_line
+
+    with pytest.raises(ValueRefused):
+        start_line(alias, sequence)
+    with pytest.raises(ValueRefused):
+        Chunk(Timeline.from_sequence("a,100"), sequence).line(alias) if sequence else start_line(alias, "")
+
+
+def test_a_long_alias_is_refused_before_the_agent_sees_us() -> None:
+    from agent import TcpAgent
+
+    from lipsync.speaker import Speaker
+
+    with TcpAgent() as agent:
+        with pytest.raises(ValueRefused, match="longer than 128 bytes"):
+            Speaker(agent.url, "g" * 300, audio="null")
+        assert agent.connections == 0

@@ -8,10 +8,12 @@ listeners hear each (re)connection, so a speaker can resend what the agent misse
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
 from lipsync.errors import ValueRefused
+from lipsync.names import check_alias, check_sequence
 
 __all__ = ["LINE_LIMIT", "READ_LIMIT", "LineSplitter", "Transport", "check_line"]
 
@@ -19,6 +21,7 @@ __all__ = ["LINE_LIMIT", "READ_LIMIT", "LineSplitter", "Transport", "check_line"
 LINE_LIMIT = 2047
 #: The longest line we keep from the agent; longer ones are dropped whole.
 READ_LIMIT = 65536
+_MESSAGE_TYPE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 
 
 def check_line(line: str) -> bytes:
@@ -29,10 +32,29 @@ def check_line(line: str) -> bytes:
     for ch in body:
         if ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029":
             raise ValueRefused(f"refused to send {line[:60]!r}: it holds the control character {ch!r}")
+    _check_fields(body)
     data = _utf8(line)
     if len(data) > LINE_LIMIT:
         raise ValueRefused(f"refused to send a {len(data)}-byte line: the agent cuts lines at {LINE_LIMIT}")
     return data
+
+
+def _check_fields(body: str) -> None:
+    """A message is ``TYPE|field|...``; LIPSYNC_START and LIPSYNC_STOP have exactly their fields."""
+    if not body:
+        return  # an empty line ends any partial line the agent holds; it is no command
+    fields = body.split("|")
+    if not _MESSAGE_TYPE.match(fields[0]):
+        raise ValueRefused(f"refused to send {body[:60]!r}: a message starts with its TYPE in capitals")
+    arity = {"LIPSYNC_START": 3, "LIPSYNC_STOP": 2}.get(fields[0])
+    if arity is None:
+        return
+    if len(fields) != arity:
+        raise ValueRefused(f"refused to send {body[:60]!r}: {fields[0]} takes {arity - 1} field(s), "
+                           f"found {len(fields) - 1}")
+    check_alias(fields[1])
+    if arity == 3:
+        check_sequence(fields[2])
 
 
 def _utf8(line: str) -> bytes:
