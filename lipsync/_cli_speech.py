@@ -34,7 +34,8 @@ def add_source_arguments(
     parser.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking rate (default 1.0)")
     parser.add_argument("--half-tone", type=float, default=0.0, metavar="N", help="pitch shift in semitones")
-    parser.add_argument("--map", type=Path, metavar="FILE", help="lip map (default: the bundled one)")
+    parser.add_argument("--map", metavar="NAME|FILE",
+                        help="lip map: a named map (lipsync map list) or a file (default: mmdagent)")
     parser.add_argument("--unknown", metavar="PHONEME",
                         help="draw phonemes the map lacks as this one, with a warning (default: refuse)")
 
