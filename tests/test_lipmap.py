@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LIP_FILES, REFERENCE, ROOT
+from conftest import LIP_FILES, REFERENCE
 
 from lipsync import LipMap, NameRefused, ParseError, SourceError, ValueRefused, load_map
 
