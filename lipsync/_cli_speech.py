@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -87,27 +85,18 @@ def _timeline(args: argparse.Namespace) -> int:
 
 
 def _curves(args: argparse.Namespace) -> int:
-    from lipsync.curves import FPS, mouth_curves
+    from lipsync.curves import mouth_curves
+    from lipsync.export.curves import curves_csv, curves_json, keyframes_json
 
     _, timeline, lipmap = load_speech(args)
     curves = mouth_curves(timeline, lipmap)
     if args.keyframes:
-        out(json.dumps({"fps": FPS, "morphs": list(curves.morphs), "keyframes": curves.keyframes()},
-                       ensure_ascii=False))
-        return 0
-    times, weights = curves.sample(args.fps)
-    if args.output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["time", *curves.morphs])
-        for t, row in zip(times.tolist(), weights.tolist(), strict=True):
-            writer.writerow([f"{t:.6f}", *(f"{w:.6f}" for w in row)])
-        out(buffer.getvalue().rstrip("\n"))
+        text = keyframes_json(curves)
+    elif args.output_format == "csv":
+        text = curves_csv(curves, args.fps)
     else:
-        out(json.dumps({
-            "fps": args.fps, "morphs": list(curves.morphs), "times": times.round(6).tolist(),
-            "weights": {m: weights[:, i].round(6).tolist() for i, m in enumerate(curves.morphs)},
-        }, ensure_ascii=False))
+        text = curves_json(curves, args.fps)
+    out(text.rstrip("\n"))
     return 0
 
 

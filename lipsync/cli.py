@@ -11,6 +11,7 @@ import signal
 from collections.abc import Sequence
 
 from lipsync import __version__
+from lipsync._cli_export import add_export_command
 from lipsync._cli_io import Handler, err, report
 from lipsync._cli_map import add_map_commands
 from lipsync._cli_say import add_say_command
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_say_command(commands)
     add_speech_commands(commands)
     add_map_commands(commands)
+    add_export_command(commands)
     return parser
 
 
