@@ -11,6 +11,7 @@ same thing wherever it runs.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from lipsync.errors import ValueRefused
@@ -45,8 +46,12 @@ def map_bytes(name: str) -> bytes:
     return files(__name__).joinpath(f"{name}.txt").read_bytes()
 
 
+@functools.cache
 def named_map(name: str) -> LipMap:
-    """The named map ``name`` as a ``LipMap`` (its ``source`` is ``map NAME``, its path None)."""
+    """The named map ``name`` as a ``LipMap`` (its ``source`` is ``map NAME``, its path None).
+
+    Parsed once per process: a ``LipMap`` is immutable, so every caller may share it.
+    """
     from lipsync.lipmap import LipMap
 
     return LipMap.parse(map_bytes(name), source=f"map {name}")
