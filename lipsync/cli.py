@@ -14,6 +14,7 @@ from lipsync import __version__
 from lipsync._cli_export import add_export_command
 from lipsync._cli_io import Handler, err, report
 from lipsync._cli_map import add_map_commands
+from lipsync._cli_plot import add_plot_command
 from lipsync._cli_say import add_say_command
 from lipsync._cli_speech import add_speech_commands
 from lipsync.errors import LipsyncError
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_speech_commands(commands)
     add_map_commands(commands)
     add_export_command(commands)
+    add_plot_command(commands)
     return parser
 
 
