@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from lipsync._cli_io import UsageError, err, out
-from lipsync._cli_progress import LONG_TEXT, Progress
+from lipsync._cli_progress import Progress, long_text_note
 from lipsync._cli_speech import add_source_arguments
 from lipsync.export import FORMATS
 from lipsync.export.job import ExportJob, run
@@ -36,13 +36,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.with_text is not None and args.wav is None:
         raise UsageError("--text goes with --wav AUDIO (for text alone, give TEXT)")
     job = _template(args, args.output)
-    progress = Progress("export", 1)
-    if job.text is not None and len(job.text) > LONG_TEXT:
-        progress.note(f"timing {len(job.text)} characters with Open JTalk (durations only)...")
-    try:
+    with long_text_note(job.text, "timing"):
         target = run(job, on_warning=lambda w: err(f"lipsync: warning: {w}"))
-    finally:
-        progress.close()
     out(f"{target}: {job.target_format}")
     return 0
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
-__all__ = ["LONG_TEXT", "Progress"]
+__all__ = ["LONG_TEXT", "Progress", "long_text_note"]
 
 #: Text longer than this (characters) is "long": worth a progress line.
 LONG_TEXT = 200
@@ -45,3 +47,15 @@ class Progress:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width = 0
+
+
+@contextmanager
+def long_text_note(text: str | None, what: str) -> Iterator[None]:
+    """While a long ``text`` is worked on in one call, say so on the terminal, then clear it."""
+    progress = Progress(what, 1)
+    if text is not None and len(text) > LONG_TEXT:
+        progress.note(f"{what} {len(text)} characters with Open JTalk...")
+    try:
+        yield
+    finally:
+        progress.close()
