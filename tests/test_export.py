@@ -212,3 +212,19 @@ def test_text_is_timed_by_durations_alone(capsys, tmp_path):
     from lipsync.labels.write import format_lab
 
     assert target.read_text() == format_lab(timeline)
+
+
+def test_rhubarb_cues_run_to_the_end_of_the_audio(capsys, tmp_path):
+    import numpy as np
+
+    from lipsync import Audio
+
+    labels, wav, target = tmp_path / "late.lab", tmp_path / "speech.wav", tmp_path / "cues.json"
+    labels.write_text(LATE_LAB)
+    Audio(np.zeros(48000 * 3, dtype=np.int16), 48000).save_wav(wav)  # 3 s, longer than the labels
+    code, _, err = run(capsys, "export", "--labels", labels, "--wav", wav, "-o", target,
+                       "--to-format", "rhubarb-json")
+    assert code == 0, err
+    data = json.loads(target.read_text())
+    assert data["metadata"] == {"soundFile": str(wav), "duration": 3.0}
+    assert data["mouthCues"][-1] == {"start": data["mouthCues"][-1]["start"], "end": 3.0, "value": "X"}
