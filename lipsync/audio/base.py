@@ -73,7 +73,7 @@ class Output:
     def play(self, audio: Audio | npt.NDArray[np.int16]) -> int:
         """Queue samples after those queued (or now, when idle); return the first's index.
 
-        ``Audio`` at another rate is resampled (linear interpolation) to the output's.
+        ``Audio`` at another rate is resampled (soxr, see ``Audio.resampled``) to the output's.
         """
         samples = _samples_at(audio, self.sample_rate)
         with self._lock:
@@ -189,10 +189,4 @@ def _samples_at(audio: Audio | npt.NDArray[np.int16], rate: int) -> npt.NDArray[
     if not isinstance(audio, Audio):
         given: npt.NDArray[np.int16] = np.asarray(audio, dtype=np.int16)
         return given
-    if audio.sample_rate == rate or len(audio) == 0:
-        return audio.samples
-    count = round(len(audio) * rate / audio.sample_rate)
-    where = np.arange(count) * (audio.sample_rate / rate)
-    resampled = np.interp(where, np.arange(len(audio)), audio.samples.astype(np.float64))
-    converted: npt.NDArray[np.int16] = np.clip(np.rint(resampled), -32768, 32767).astype(np.int16)
-    return converted
+    return audio.resampled(rate).samples
