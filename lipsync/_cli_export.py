@@ -82,7 +82,8 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         description="Write the mouth motion of speech (text, labels, a sequence, or audio with its "
         "text) as a file other tools read: " + ", ".join(FORMATS) + ". The format follows OUT's "
         "extension (.vmd, .json = curves-json, .csv, .tsv = rhubarb-tsv, .lab, .TextGrid, "
-        ".txt = audacity) unless --to-format is given.",
+        ".txt = audacity) unless --to-format is given. Without --map, VMD uses the mmd map, the "
+        "Rhubarb formats the rhubarb map, the others mmdagent.",
     )
     add_source_arguments(p, format_option="--label-format")
     p.add_argument("--wav", type=Path, metavar="AUDIO",

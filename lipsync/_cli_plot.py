@@ -71,7 +71,7 @@ def _plot(args: argparse.Namespace) -> int:
     else:
         timeline = Timeline.from_sequence(args.sequence)
     if args.wav is not None:
-        audio = Audio.load_wav(args.wav)
+        audio = Audio.load(args.wav)
     timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
     for warning in warnings:
         err(f"lipsync: warning: {warning}")

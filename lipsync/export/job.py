@@ -67,7 +67,7 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
     if job.wav is not None:
         from lipsync.sound import Audio
 
-        duration = float(Audio.load_wav(job.wav).duration)
+        duration = float(Audio.load(job.wav).duration)
     if job.text is not None:
         from lipsync.jtalk import durations
 
