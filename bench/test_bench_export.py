@@ -38,7 +38,7 @@ def _run(listing: Path, jobs: int) -> float:
 def test_batch_lines_per_second(benchmark, figures, tmp_path, jobs):
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     used = jobs or cores
-    count = 60 * used
+    count = 200 * used  # enough lines that start-up (about 2 s) weighs little
     listing = _listing(tmp_path, count)
     seconds = benchmark.pedantic(_run, args=(listing, jobs), rounds=2, iterations=1)
     assert len(list((tmp_path / "out").iterdir())) == count

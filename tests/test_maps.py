@@ -132,3 +132,13 @@ def test_cli_list_show_check_and_copy(capsys, tmp_path):
 def test_curves_take_a_map_by_name(capsys):
     code, out, _ = run(capsys, "curves", "--sequence", "sil,100,a,200,sil,100", "--map", "vrm", "--keyframes")
     assert code == 0 and json.loads(out)["morphs"] == list(EXPECTED_MORPHS["vrm"])
+
+
+def test_gw_and_kw_are_sent_as_g_and_k_only_where_the_map_lacks_them():
+    from lipsync import Timeline, resolve
+
+    timeline = Timeline.from_sequence("sil,100,gw,50,a,100,kw,50,a,100,sil,100")
+    resolved, warnings = resolve(timeline, load_map())
+    assert resolved.names == ("sil", "g", "a", "k", "a", "sil") and warnings == []
+    own = load_map().add_phoneme("gw", [0.3, 0, 0, 0]).add_phoneme("kw", like="k")
+    assert resolve(timeline, own)[0].names == timeline.names  # a map with the rows keeps them
