@@ -228,3 +228,32 @@ def test_rhubarb_cues_run_to_the_end_of_the_audio(capsys, tmp_path):
     data = json.loads(target.read_text())
     assert data["metadata"] == {"soundFile": str(wav), "duration": 3.0}
     assert data["mouthCues"][-1] == {"start": data["mouthCues"][-1]["start"], "end": 3.0, "value": "X"}
+
+
+EXPORT_WORDS = [
+    "--sequence", "sil,100,a,100", "a|b,1", "sil,100,zz,100", "--labels", "/nonexistent", "--map", "vrm",
+    "rhubarb", "arkit", "nope", "--to-format", "vmd", "rhubarb-json", "textgrid", "--fps", "0", "-1", "nan",
+    "--unknown", "a", "\x00", "-o", "OUT.vmd", "OUT.tsv", "OUT.mp4", "OUT.json", "--batch", "--text", "あ",
+    "--wav", "-j", "2", "",
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_export_answers_any_arguments_with_an_exit_code_and_no_stray_file(tmp_path, seed):
+    import contextlib
+    import io
+    import random
+
+    chooser = random.Random(seed)
+    for _ in range(40):
+        argv = [chooser.choice(EXPORT_WORDS) for _ in range(chooser.randint(0, 7))]
+        argv = [str(tmp_path / a) if a.startswith("OUT.") else a for a in argv]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(["export", *argv])
+            except SystemExit as exit:  # argparse's own usage errors
+                code = exit.code  # type: ignore[assignment]
+        assert code in (0, 2), (argv, err.getvalue())
+        assert "Traceback" not in err.getvalue()
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
