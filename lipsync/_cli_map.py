@@ -85,6 +85,9 @@ def _map_show(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace, change: Callable[[LipMap], LipMap], done: str) -> int:
+    if str(args.file) in MAP_NAMES and not args.file.exists():
+        raise UsageError(f"{args.file} is a named map, shipped read-only: copy it first "
+                         f"(lipsync map copy {args.file} my.lip.txt), then edit the copy")
     lipmap = LipMap.load(args.file)
     try:
         edited = change(lipmap)

@@ -142,3 +142,10 @@ def test_gw_and_kw_are_sent_as_g_and_k_only_where_the_map_lacks_them():
     assert resolved.names == ("sil", "g", "a", "k", "a", "sil") and warnings == []
     own = load_map().add_phoneme("gw", [0.3, 0, 0, 0]).add_phoneme("kw", like="k")
     assert resolve(timeline, own)[0].names == timeline.names  # a map with the rows keeps them
+
+
+def test_editing_a_named_map_says_to_copy_it_first(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "map", "set", "vrm", "a", "1", "0", "0", "0", "0")
+    assert code == 2 and "lipsync map copy vrm my.lip.txt" in err
+    assert list(tmp_path.iterdir()) == []
