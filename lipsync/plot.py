@@ -130,7 +130,8 @@ def render(
         if phone.name not in _PAUSES:
             top.axvspan(start, stop, color="#f4c95d" if index % 2 else "#9ecae1", alpha=0.35, linewidth=0,
                         zorder=0)
-        if stop - start > 0 and phone.name not in _PAUSES:
+        # A name needs about 1/150 of the width to be read; narrower spans stay unnamed.
+        if stop - start > end / 150 and phone.name not in _PAUSES:
             top.text((start + stop) / 2, -0.95, phone.name, ha="center", va="bottom", fontsize=7)
     times, weights = curves.sample(fps)
     labels, font, note = _labels(curves.morphs)
