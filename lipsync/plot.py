@@ -113,10 +113,11 @@ def render(
     from matplotlib.font_manager import FontProperties
 
     end = max(curves.end, float(timeline.end), float(audio.duration) if audio is not None else 0.0)
-    figure = figure_class(figsize=(8, 4), dpi=100, layout="constrained")
+    # 8 inches up to 4 s of speech, then 2 inches a second (to 80) so phonemes stay apart.
+    figure = figure_class(figsize=(min(max(8.0, end * 2.0), 80.0), 4), dpi=100, layout="constrained")
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(1, 1.4))
     if audio is not None:
-        times, low, high = _envelope(audio, 1600)
+        times, low, high = _envelope(audio, 12000)
         top.fill_between(times, low, high, color="#4a4a4a", linewidth=0.4, zorder=2)
         top.set_ylim(-1.05, 1.05)
     else:
@@ -130,8 +131,8 @@ def render(
         if phone.name not in _PAUSES:
             top.axvspan(start, stop, color="#f4c95d" if index % 2 else "#9ecae1", alpha=0.35, linewidth=0,
                         zorder=0)
-        # A name needs about 1/150 of the width to be read; narrower spans stay unnamed.
-        if stop - start > end / 150 and phone.name not in _PAUSES:
+        # A name needs about 6 pixels to be read; narrower spans stay unnamed.
+        if (stop - start) / end * figure.get_figwidth() * 100 > 6 and phone.name not in _PAUSES:
             top.text((start + stop) / 2, -0.95, phone.name, ha="center", va="bottom", fontsize=7)
     times, weights = curves.sample(fps)
     labels, font, note = _labels(curves.morphs)
