@@ -4,12 +4,14 @@ The data flows one way::
 
     text or label file -> Timeline -> checked against a LipMap -> chunks -> Speaker
 
-- ``LipMap`` / ``load_map()``: MMDAgent-EX's phoneme map (lip.txt): parse, validate, edit, save.
+- ``LipMap`` / ``load_map()``: MMDAgent-EX's phoneme map (lip.txt): parse, validate, edit, save;
+  ``load_map("vrm")`` gives a named map (``lipsync.maps``: one per avatar standard).
 - ``synthesize(text)``: Japanese text -> (``Audio``, ``Timeline``) with Open JTalk's own durations.
 - ``read_labels(path)``: HTS, mono, Julius, TextGrid or VOICEVOX labels -> ``Timeline``.
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
 - ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
-- ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw.
+- ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw;
+  ``lipsync.export`` writes them as VMD, Rhubarb cues, CSV/JSON (and labels), ``lipsync.plot`` draws them.
 - ``Speaker``: play speech and send LIPSYNC_START when the sound really starts (TCP,
   WebSocket or stdout), LIPSYNC_STOP when it is cut short; or, with ``to=None``, call
   ``on_weights`` with the mouth weights in step with the audio. ``say()`` gives an
