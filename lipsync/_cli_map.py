@@ -8,11 +8,13 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from lipsync._cli_io import Handler, UsageError, err, out, report
+from lipsync._cli_io import Handler, UsageError, err, finite_float, out, report
 from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.lipmap import LipMap, format_weight
 
 __all__ = ["add_map_commands"]
+
+_weight = finite_float(-1000, 1000)  # not 1e309 nor nan; the map itself refuses below 0
 
 
 def _width(text: str) -> int:
@@ -151,12 +153,12 @@ def add_map_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
     p = edit_parser("set", "set a phoneme's weights (one per morph)", _map_set)
     p.add_argument("phoneme", metavar="PHONEME")
-    p.add_argument("weights", nargs="+", type=float, metavar="W")
+    p.add_argument("weights", nargs="+", type=_weight, metavar="W")
     finish(p)
 
     p = edit_parser("add", "add a phoneme row with weights, or --like an existing one", _map_add)
     p.add_argument("phoneme", metavar="PHONEME")
-    p.add_argument("weights", nargs="*", type=float, metavar="W")
+    p.add_argument("weights", nargs="*", type=_weight, metavar="W")
     p.add_argument("--like", metavar="P", help="copy the weights of phoneme P")
     finish(p)
 
@@ -171,7 +173,7 @@ def add_map_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
     p = edit_parser("add-morph", "add a morph: every row gains a column", _map_add_morph)
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--default", type=float, default=0.0, metavar="W",
+    p.add_argument("--default", type=_weight, default=0.0, metavar="W",
                    help="the new column's weight in every row (default 0.0)")
     finish(p)
 

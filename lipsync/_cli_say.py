@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from lipsync._cli_io import UsageError, err
+from lipsync._cli_io import UsageError, err, finite_float
 from lipsync._cli_speech import add_source_arguments
 from lipsync.audio import OUTPUTS
 from lipsync.errors import ValueRefused
@@ -120,12 +120,12 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "
                    "(the agent connects to us), or stdout")
     p.add_argument("--audio", choices=OUTPUTS, default="miniaudio", help="audio output (default miniaudio)")
-    p.add_argument("--latency", type=float, default=0.0, metavar="MS",
+    p.add_argument("--latency", type=finite_float(-10_000, 10_000), default=0.0, metavar="MS",
                    help="send each LIPSYNC_START this much later (negative: earlier)")
     p.add_argument("--sync", choices=("event", "clock"),
                    help="event: start the sound when the agent's motion starts (default with an agent); "
                    "clock: START on the first sample (default for stdout)")
-    p.add_argument("--wait", type=float, metavar="SECONDS",
+    p.add_argument("--wait", type=finite_float(0, 3600), metavar="SECONDS",
                    help="how long to wait for the agent (default: one try for tcp, 10 s for ws)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show each line sent and heard, with its time")

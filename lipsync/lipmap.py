@@ -11,7 +11,7 @@ Shift_JIS (MMDAgent before 2015); the encoding is detected and kept.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lipsync._atomic import write_atomic
 from lipsync._grammar import grammar
+from lipsync._numbers import whole
 from lipsync.errors import ParseError, SourceError, ValueRefused, quote
 from lipsync.names import check_token_name, name_fault
 
@@ -42,7 +43,6 @@ OPEN_JTALK_PHONEMES: tuple[str, ...] = tuple(
 #: Encodings a lip map may have, as ``LipMap.encoding`` names them, and their codecs.
 _CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "shift_jis": "cp932"}
 _BOM = b"\xef\xbb\xbf"
-_COUNT = re.compile(r"\+?\d+\Z")
 _SJIS_MORPH_LIMIT = 15  # bytes: MMDAgent-EX (the VMD format) cuts morph names here
 
 
@@ -150,15 +150,18 @@ def _fail(source: str, text: str, token: Token, expected: str, found: str | None
 
 
 def _read_count(source: str, text: str, token: Token, what: str) -> int:
-    if not _COUNT.match(str(token)) or int(token) <= 0:
-        raise _fail(source, text, token, f"the {what} count (a positive integer)")
-    return int(token)
+    count = whole(str(token))
+    if count is None or count <= 0:
+        raise _fail(source, text, token, f"the {what} count (a positive integer of at most 9 digits)")
+    return count
 
 
 def _read_weight(source: str, text: str, token: Token) -> float:
-    value = float(token)
+    value = float(token)  # linear in the token's length, and format_weight writes 1e-300 in full
     if value < 0:
         raise _fail(source, text, token, "a weight of 0 or more")
+    if value == math.inf:  # 1e309 or 400 digits: C reads infinity, JSON cannot carry it
+        raise _fail(source, text, token, "a finite weight")
     return value
 
 
@@ -189,12 +192,12 @@ def _validate(
             f"the phoneme count after {n_morphs} morph names (declared at line "
             f"{layout.morph_count.line})",
         )
-    morphs: list[str] = []
+    morphs: dict[str, None] = {}  # a dict, not a list: membership stays O(1) for 10^5 morphs
     for token in layout.morphs:
         name = _check_name(source, text, token, "morph name")
         if name in morphs:
             raise _fail(source, text, token, "a morph name not used before", f"duplicate {quote(name)}")
-        morphs.append(name)
+        morphs[name] = None
     n_phonemes = _read_count(source, text, layout.phoneme_count, "phoneme")
     rows: dict[str, tuple[float, ...]] = {}
     for index, row in enumerate(layout.rows):
@@ -322,10 +325,15 @@ class _Splice:
         self.edits.append((start, gap_end, new + " " * width))
 
     def result(self) -> str:
-        text = self.text
-        for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1]), reverse=True):
-            text = text[:start] + new + text[end:]
-        return text
+        # One pass over the text in edit order: linear however many rows an edit touches.
+        pieces: list[str] = []
+        at = 0
+        for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1])):
+            pieces.append(self.text[at:start])
+            pieces.append(new)
+            at = max(at, end)
+        pieces.append(self.text[at:])
+        return "".join(pieces)
 
 
 def _line_bounds(text: str, pos: int) -> tuple[int, int]:
