@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from lipsync._atomic import locked
 from lipsync._cli_io import Handler, UsageError, err, finite_float, out, report
 from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.lipmap import LipMap, format_weight
@@ -67,12 +68,14 @@ def _map_show(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace, change: Callable[[LipMap], LipMap], done: str) -> int:
-    lipmap = LipMap.load(args.file)
-    try:
-        edited = change(lipmap)
-    except ValueRefused as exc:
-        raise ValueRefused(f"{args.file}: {exc}") from exc
-    target = edited.save(args.output or args.file)
+    # Locked from read to write: two edits of one file at once both land, one after the other.
+    with locked(args.file):
+        lipmap = LipMap.load(args.file)
+        try:
+            edited = change(lipmap)
+        except ValueRefused as exc:
+            raise ValueRefused(f"{args.file}: {exc}") from exc
+        target = edited.save(args.output or args.file)
     out(f"{target}: {done}")
     for warning in edited.warnings:
         if warning not in lipmap.warnings:

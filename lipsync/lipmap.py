@@ -12,6 +12,7 @@ Shift_JIS (MMDAgent before 2015); the encoding is detected and kept.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -353,9 +354,14 @@ class LipMap:
     Equality compares morphs, phonemes, weights and encoding, not layout.
     """
 
-    __slots__ = ("_layout", "_morphs", "_rows", "_text", "encoding", "path", "source", "warnings")
+    __slots__ = (
+        "_layout", "_loaded", "_morphs", "_rows", "_text", "encoding", "path", "source", "warnings",
+    )
 
     _layout: _Layout
+    #: The file's bytes when this map (or the one it was edited from) was read or saved:
+    #: ``save()`` refuses to overwrite the file if it holds other bytes by then.
+    _loaded: bytes | None
     _morphs: tuple[str, ...]
     _rows: dict[str, tuple[float, ...]]
     _text: str
@@ -383,6 +389,7 @@ class LipMap:
         self.source = source
         self.path = path
         self.warnings = _warnings(layout, rows, encoding, source)
+        self._loaded = None
         return self
 
     # -- building -------------------------------------------------------------------------
@@ -404,7 +411,9 @@ class LipMap:
         except OSError as exc:
             raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
         text, encoding = _decode(data, str(path))
-        return cls._from_text(text, encoding, str(path), path)
+        lipmap = cls._from_text(text, encoding, str(path), path)
+        lipmap._loaded = data
+        return lipmap
 
     @classmethod
     def build(
@@ -498,11 +507,20 @@ class LipMap:
         return _BOM + data if self.encoding == "utf-8-sig" else data
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the map atomically to ``path`` (default: where it was loaded from)."""
+        """Write the map atomically to ``path`` (default: where it was loaded from).
+
+        Saving over the file it was loaded from refuses (``ValueRefused``) if that file
+        changed meanwhile: another edit would be silently lost. A symlink is written
+        through; owner and mode are kept (see ``lipsync._atomic.write_atomic``).
+        """
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueRefused("this map was not loaded from a file: give save() a path")
-        write_atomic(target, self.to_bytes())
+        same = self.path is not None and os.path.realpath(target) == os.path.realpath(self.path)
+        data = self.to_bytes()
+        write_atomic(target, data, expect=self._loaded if same else None)
+        if same:
+            self._loaded = data  # later edits of this map build on what is now in the file
         return target
 
     # -- editing --------------------------------------------------------------------------
@@ -516,7 +534,9 @@ class LipMap:
                 f"{exc.object[exc.start:exc.end]!r} cannot be written in {self.encoding} "
                 f"({self.source})"
             ) from None
-        return type(self)._from_text(text, self.encoding, self.source, self.path)
+        edited = type(self)._from_text(text, self.encoding, self.source, self.path)
+        edited._loaded = self._loaded
+        return edited
 
     def _row(self, phoneme: str) -> _Row:
         for row in self._layout.rows:
