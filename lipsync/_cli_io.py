@@ -14,7 +14,7 @@ __all__ = ["Handler", "Parser", "UsageError", "err", "finite_float", "out", "rep
 
 Handler = Callable[[argparse.Namespace], int]
 
-#: The longest line ``report`` prints: every error stays well under 1 KB, whatever it echoes.
+#: The most bytes of one line ``report`` prints: every error stays under 1 KB, whatever it echoes.
 _LINE_LIMIT = 300
 
 
@@ -27,7 +27,10 @@ def err(text: str) -> None:
 
 
 def _clip(text: str, limit: int = _LINE_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """``text`` cut to at most ``limit`` UTF-8 bytes (``...`` marks the cut)."""
+    if len(text) <= limit // 4 or len(text.encode("utf-8", "replace")) <= limit:
+        return text
+    return text.encode("utf-8", "replace")[: limit - 3].decode("utf-8", "ignore") + "..."
 
 
 def report(exc: LipsyncError) -> None:

@@ -26,6 +26,16 @@ _DATA = b"[DATA]\n"
 _SECTIONS = ("[GLOBAL]", "[STREAM]", "[POSITION]")
 _RANGE = re.compile(r"([0-9]{1,10})-([0-9]{1,10})\Z")
 _TREE_HEAD = re.compile(rb"^\{[^\n]*\}\[[0-9]+\]", re.M)
+#: The keys hts_engine API 1.10 reads; ``[]`` takes a stream name. Any other key (a typo
+#: from a flipped byte) makes the engine warn and then crash, so it is refused here.
+_KEYS = {
+    "[GLOBAL]": {"HTS_VOICE_VERSION", "SAMPLING_FREQUENCY", "FRAME_PERIOD", "NUM_STATES", "NUM_STREAMS",
+                 "STREAM_TYPE", "FULLCONTEXT_FORMAT", "FULLCONTEXT_VERSION", "GV_OFF_CONTEXT", "COMMENT"},
+    "[STREAM]": {"VECTOR_LENGTH[]", "IS_MSD[]", "NUM_WINDOWS[]", "USE_GV[]", "OPTION[]"},
+    "[POSITION]": {"DURATION_PDF", "DURATION_TREE", "STREAM_WIN[]", "STREAM_PDF[]", "STREAM_TREE[]",
+                   "GV_PDF[]", "GV_TREE[]"},
+}
+_STREAM_KEY = re.compile(r"([A-Z_]+)\[([^\]]*)\]\Z")
 
 
 class _Header:
@@ -44,9 +54,20 @@ class _Header:
                 key, colon, value = line.partition(":")
                 if not colon or not section:
                     self.fail(number, "KEY:VALUE inside a section", short(line))
+                if f"{section}{key}" in self.values:
+                    self.fail(number, f"{short(key)} once", "it twice")
                 self.values[f"{section}{key}"] = (value, number)
         if section != "[POSITION]":
             self.fail(1, "the sections [GLOBAL], [STREAM] and [POSITION]", "fewer")
+
+    def check_keys(self, streams: list[str]) -> None:
+        """Every key is one the engine knows, naming a stream of STREAM_TYPE."""
+        for full, (_, line) in self.values.items():
+            section, key = full[: full.index("]") + 1], full[full.index("]") + 1 :]
+            match = _STREAM_KEY.match(key)
+            generic = f"{match.group(1)}[]" if match else key
+            if generic not in _KEYS[section] or (match and match.group(2) not in streams):
+                self.fail(line, f"a key of {section} for streams {','.join(streams)}", short(key))
 
     def fail(self, line: int, expected: str, found: str) -> None:
         raise SourceError(self.source, line, 1, f"expected {expected}, found {found}")
@@ -110,6 +131,7 @@ def check_voice(path: str | Path) -> None:
     types = types_text.split(",")
     if len(types) != count or len(set(types)) != count or not all(types):
         header.fail(types_line, f"{count} different stream names in STREAM_TYPE", short(types_text))
+    header.check_keys(types)
     _check_model(header, data, "DURATION", 2 * states)
     for name in types:
         length = header.number("STREAM", f"VECTOR_LENGTH[{name}]", 1, 1000)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lipsync._numbers import MAX_CURVE_VALUES, MAX_FPS
 from lipsync.errors import ValueRefused
 from lipsync.lipmap import LipMap
 from lipsync.timeline import Timeline
@@ -125,9 +126,15 @@ class MouthCurves:
         """Times from 0 to the end at ``fps``, and the weights at those times."""
         import numpy as np
 
-        if not fps > 0:
-            raise ValueRefused(f"fps must be above 0, not {fps}")
-        times = np.arange(int(np.floor(self.duration * fps)) + 1, dtype=np.float64) / fps
+        if not 1 <= fps <= MAX_FPS:
+            raise ValueRefused(f"fps must be from 1 to {MAX_FPS}, not {fps}")
+        count = int(np.floor(self.duration * fps)) + 1
+        if count * max(1, len(self.morphs)) > MAX_CURVE_VALUES:
+            raise ValueRefused(
+                f"{count} samples of {len(self.morphs)} morphs is more than the "
+                f"{MAX_CURVE_VALUES} values curves makes at once: lower the fps or cut the speech"
+            )
+        times = np.arange(count, dtype=np.float64) / fps
         return times, self.at(times)
 
 
