@@ -110,6 +110,19 @@ def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) 
     gone), nothing is written and ``ValueRefused`` says the file changed.
     """
     path = Path(path)
+    try:
+        first = os.stat(path)  # through any symlinks
+    except FileNotFoundError:
+        first = None
+    except OSError as exc:
+        raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    if first is not None and stat.S_ISDIR(first.st_mode):
+        raise ValueRefused(f"{path}: is a folder, not a file")
+    if first is not None and not stat.S_ISREG(first.st_mode):
+        # A FIFO or a device, maybe behind /dev/stdout -> /proc/self/fd/1 -> pipe:[...],
+        # which has no path to resolve: open the name we were given.
+        _write_in_place(path, path, data)
+        return
     target = _real(path)
     with locked(target):
         try:
@@ -118,8 +131,6 @@ def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) 
             info = None
         except OSError as exc:
             raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
-        if info is not None and stat.S_ISDIR(info.st_mode):
-            raise ValueRefused(f"{path}: is a folder, not a file")
         if expect is not None:
             _check_unchanged(path, target, info, expect)
         if info is not None and (not stat.S_ISREG(info.st_mode) or info.st_nlink > 1):
