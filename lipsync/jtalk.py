@@ -150,7 +150,7 @@ def labels_for(text: str) -> list[str]:
 
 
 def _check_speed(speed: float) -> None:
-    if not 0.1 <= speed <= 10:
+    if not 0.1 <= speed <= 10:  # also refuses NaN
         raise ValueRefused(f"speed {speed} is out of range (0.1 to 10)")
 
 
@@ -199,6 +199,8 @@ def synthesize(
     ``speed`` the speaking rate, ``half_tone`` a pitch shift in semitones.
     """
     _check_speed(speed)
+    if not -48 <= half_tone <= 48:  # also refuses NaN
+        raise ValueRefused(f"half tone {half_tone} is out of range (-48 to 48)")
     labels = labels_for(text)
     engine = _voice(voice)
     with _lock:
