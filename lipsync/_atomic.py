@@ -1,33 +1,177 @@
-"""Atomic file replacement: a crash leaves the old file or the new one, never a torn one."""
+"""Safe file replacement: a crash leaves the old file or the new one, and no edit is lost.
+
+``write_atomic`` writes what a path *means*: through a symlink to its target; over a
+regular file by a synced temporary file renamed into place (keeping owner and mode); into a
+FIFO, a device (``/dev/stdout``) or a hard-linked file in place, since a rename would cut
+the link or replace the special file with a regular one. With ``expect``, it refuses to
+overwrite a file whose bytes changed since they were read (another editor's save).
+
+``locked`` holds an exclusive ``flock`` on a file across a read-edit-write, so two
+``lipsync map set`` runs on one file take turns instead of one silently undoing the other.
+
+Temporary files are named ``.NAME.lipsync-tmp-PID-N``; those left by a killed process (its
+PID is gone) are removed by the next save beside them.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
+import stat
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from lipsync.errors import ValueRefused
 
-__all__ = ["write_atomic"]
+__all__ = ["locked", "write_atomic"]
+
+_TMP = ".lipsync-tmp-"
+_LOCK_WAIT = 10.0  # seconds: another lipsync holding a map longer than this is stuck
+_counter = itertools.count()
+_held: dict[tuple[str, int], int] = {}
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file in the same folder.
+def _real(path: Path) -> Path:
+    """The file a path names: symlinks followed (a dangling one names what it would create)."""
+    return Path(os.path.realpath(path))
 
-    The temporary file is renamed over ``path`` only once its bytes are on disk, and the
-    folder is synced after, so the rename itself survives a power cut. An existing file's
-    permission bits are kept.
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the regular file at ``path`` (re-entrant in one thread).
+
+    Waits up to 10 s for another process's edit, then refuses. A missing file or a special
+    one is not locked. The lock follows a save's rename: once taken, it is checked to be on
+    the file the path names now, and taken again if a save replaced it meanwhile.
     """
-    folder = path.parent if str(path.parent) else Path(".")
+    real = str(_real(Path(path)))
+    key = (real, threading.get_ident())
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    fd = _lock(real, path)
+    _held[key] = 1
     try:
-        mode = path.stat().st_mode & 0o7777
+        yield
+    finally:
+        del _held[key]
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor releases the flock
+
+
+def _lock(real: str, shown: str | Path) -> int | None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: compare-before-replace still holds
+        return None
+    deadline = time.monotonic() + _LOCK_WAIT
+    while True:
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ValueRefused(f"{shown}: cannot open: {exc.strerror or exc}") from exc
+        held = os.fstat(fd)
+        if not stat.S_ISREG(held.st_mode):
+            os.close(fd)
+            return None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise ValueRefused(
+                        f"{shown}: another process is editing it (locked for over {_LOCK_WAIT:g} s)"
+                    ) from None
+                time.sleep(0.01)
+        try:
+            now = os.stat(real)
+        except FileNotFoundError:
+            now = None
+        if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+            return fd
+        os.close(fd)  # a save replaced the file while we waited: lock the new one
+
+
+def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) -> None:
+    """Write ``data`` to what ``path`` names; see the module docstring for how.
+
+    ``expect``: the bytes the file held when it was read; if it holds others now (or is
+    gone), nothing is written and ``ValueRefused`` says the file changed.
+    """
+    path = Path(path)
+    try:
+        first = os.stat(path)  # through any symlinks
     except FileNotFoundError:
-        mode = 0o644
+        first = None
     except OSError as exc:
         raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    if first is not None and stat.S_ISDIR(first.st_mode):
+        raise ValueRefused(f"{path}: is a folder, not a file")
+    if first is not None and not stat.S_ISREG(first.st_mode):
+        # A FIFO or a device, maybe behind /dev/stdout -> /proc/self/fd/1 -> pipe:[...],
+        # which has no path to resolve: open the name we were given.
+        _write_in_place(path, path, data)
+        return
+    target = _real(path)
+    with locked(target):
+        try:
+            info: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        if expect is not None:
+            _check_unchanged(path, target, info, expect)
+        if info is not None and (not stat.S_ISREG(info.st_mode) or info.st_nlink > 1):
+            _write_in_place(path, target, data)
+        else:
+            _replace(path, target, data, info)
+
+
+def _check_unchanged(path: Path, target: Path, info: os.stat_result | None, expect: bytes) -> None:
+    if info is None:
+        raise ValueRefused(f"{path}: removed since it was read; not written")
+    if not stat.S_ISREG(info.st_mode):
+        return
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        current = target.read_bytes() if info.st_size == len(expect) else None
+    except OSError as exc:
+        raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if current != expect:
+        raise ValueRefused(
+            f"{path}: changed since it was read; not overwritten (load it again and redo the edit)"
+        )
+
+
+def _write_in_place(path: Path, target: Path, data: bytes) -> None:
+    """A FIFO, a device or a file with other hard links: open it and write (not atomic)."""
+    try:
+        with open(target, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            with contextlib.suppress(OSError):  # a pipe or a terminal cannot sync
+                os.fsync(handle.fileno())
+    except OSError as exc:
+        raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _replace(path: Path, target: Path, data: bytes, info: os.stat_result | None) -> None:
+    folder = target.parent
+    _remove_stale(folder, target.name)
+    tmp = folder / f".{target.name}{_TMP}{os.getpid()}-{next(_counter)}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     except OSError as exc:
         raise ValueRefused(f"{path}: cannot write in {folder}: {exc.strerror or exc}") from exc
     try:
@@ -35,8 +179,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            _keep_owner_and_mode(handle.fileno(), info)
+        os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -44,6 +188,43 @@ def write_atomic(path: Path, data: bytes) -> None:
             raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
         raise
     _sync_folder(folder)
+
+
+def _keep_owner_and_mode(fd: int, info: os.stat_result | None) -> None:
+    if info is None:
+        os.fchmod(fd, 0o644)
+        return
+    if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+        # Root editing a user's map must leave it theirs; others may only keep the group.
+        with contextlib.suppress(OSError):
+            os.fchown(fd, info.st_uid, info.st_gid)
+    os.fchmod(fd, stat.S_IMODE(info.st_mode))
+
+
+def _remove_stale(folder: Path, name: str) -> None:
+    """Remove ``.NAME.lipsync-tmp-PID-N`` files whose process is gone (killed mid-save)."""
+    prefix = f".{name}{_TMP}"
+    try:
+        entries = [entry.name for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry[len(prefix) :].split("-", 1)[0]
+        if pid_text.isascii() and pid_text.isdigit() and not _alive(int(pid_text)):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / entry)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _sync_folder(folder: Path) -> None:

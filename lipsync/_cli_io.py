@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from lipsync.errors import LipsyncError
 
-__all__ = ["Handler", "UsageError", "WarningPrinter", "err", "out", "report"]
+__all__ = ["Handler", "Parser", "UsageError", "WarningPrinter", "err", "finite_float", "out", "report"]
 
 Handler = Callable[[argparse.Namespace], int]
 PREFIX = "lipsync: "
+
+#: The most bytes of one line ``report`` prints: every error stays under 1 KB, whatever it echoes.
+_LINE_LIMIT = 300
 
 
 def out(text: str = "") -> None:
@@ -31,13 +36,23 @@ def err(text: str) -> None:
         pass
 
 
+def _clip(text: str, limit: int = _LINE_LIMIT) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (``...`` marks the cut)."""
+    if len(text) <= limit // 4 or len(text.encode("utf-8", "replace")) <= limit:
+        return text
+    return text.encode("utf-8", "replace")[: limit - 3].decode("utf-8", "ignore") + "..."
+
+
 def report(exc: LipsyncError) -> None:
-    """The error's one line, then (for a place in a text) the line with a caret."""
-    message = str(exc)
+    """The error's one line, then (for a place in a text) the line with a caret.
+
+    Both are cut to a few hundred characters: an error never echoes a whole hostile input.
+    """
+    message = _clip(str(exc).replace("\n", " "))
     err(message if message.startswith(PREFIX) else PREFIX + message)
     context = getattr(exc, "context", "")
     if context:
-        err(context)
+        err("\n".join(_clip(line) for line in context.split("\n")[:2]))
 
 
 class WarningPrinter(logging.Handler):
@@ -56,3 +71,34 @@ class UsageError(LipsyncError):
 
     def __init__(self, message: str) -> None:
         super().__init__(f"{PREFIX}{message}")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with short errors: a hostile argument is not echoed whole to stderr."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = self.format_usage()
+        # A long usage would push the error past 1 KB: point at -h instead.
+        sys.stderr.write(usage if len(usage) < 600 else f"usage: see {self.prog} -h\n")
+        self.exit(2, f"{self.prog}: error: {_clip(message.replace(chr(10), ' '))}\n")
+
+
+def finite_float(low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number from ``low`` to ``high``, in plain ASCII.
+
+    ``nan``, ``inf``, ``1e309`` and non-ASCII digits (``４``) are refused with one line.
+    """
+
+    def convert(text: str) -> float:
+        if not text.isascii() or len(text) > 40:
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}")
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, found {_clip(text, 40)!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}, found {text}")
+        return value + 0.0  # -0.0 -> 0.0
+
+    convert.__name__ = "number"  # argparse names the type in its message
+    return convert

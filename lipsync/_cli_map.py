@@ -8,13 +8,15 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from lipsync._atomic import write_atomic
-from lipsync._cli_io import Handler, UsageError, err, out, report
+from lipsync._atomic import locked, write_atomic
+from lipsync._cli_io import Handler, UsageError, err, finite_float, out, report
 from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.lipmap import LipMap, format_weight, load_map
 from lipsync.maps import MAP_NAMES, map_bytes
 
 __all__ = ["add_map_commands"]
+
+_weight = finite_float(-1000, 1000)  # not 1e309 nor nan; the map itself refuses below 0
 
 
 def _width(text: str) -> int:
@@ -88,12 +90,14 @@ def _edit(args: argparse.Namespace, change: Callable[[LipMap], LipMap], done: st
     if str(args.file) in MAP_NAMES and not args.file.exists():
         raise UsageError(f"{args.file} is a named map, shipped read-only: copy it first "
                          f"(lipsync map copy {args.file} my.lip.txt), then edit the copy")
-    lipmap = LipMap.load(args.file)
-    try:
-        edited = change(lipmap)
-    except ValueRefused as exc:
-        raise ValueRefused(f"{args.file}: {exc}") from exc
-    target = edited.save(args.output or args.file)
+    # Locked from read to write: two edits of one file at once both land, one after the other.
+    with locked(args.file):
+        lipmap = LipMap.load(args.file)
+        try:
+            edited = change(lipmap)
+        except ValueRefused as exc:
+            raise ValueRefused(f"{args.file}: {exc}") from exc
+        target = edited.save(args.output or args.file)
     out(f"{target}: {done}")
     for warning in edited.warnings:
         if warning not in lipmap.warnings:
@@ -183,12 +187,12 @@ def add_map_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
     p = edit_parser("set", "set a phoneme's weights (one per morph)", _map_set)
     p.add_argument("phoneme", metavar="PHONEME")
-    p.add_argument("weights", nargs="+", type=float, metavar="W")
+    p.add_argument("weights", nargs="+", type=_weight, metavar="W")
     finish(p)
 
     p = edit_parser("add", "add a phoneme row with weights, or --like an existing one", _map_add)
     p.add_argument("phoneme", metavar="PHONEME")
-    p.add_argument("weights", nargs="*", type=float, metavar="W")
+    p.add_argument("weights", nargs="*", type=_weight, metavar="W")
     p.add_argument("--like", metavar="P", help="copy the weights of phoneme P")
     finish(p)
 
@@ -203,7 +207,7 @@ def add_map_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
     p = edit_parser("add-morph", "add a morph: every row gains a column", _map_add_morph)
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--default", type=float, default=0.0, metavar="W",
+    p.add_argument("--default", type=_weight, default=0.0, metavar="W",
                    help="the new column's weight in every row (default 0.0)")
     finish(p)
 

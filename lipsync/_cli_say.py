@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import math
 import os
 import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from lipsync._cli_io import UsageError, err
+from lipsync._cli_io import UsageError, err, finite_float
 from lipsync._cli_speech import add_source_arguments
 from lipsync._entry import interrupt
 from lipsync.audio import OUTPUTS
@@ -64,8 +63,6 @@ def _say(args: argparse.Namespace) -> int:
         ) if value != default]
         if ignored:
             raise UsageError(f"{', '.join(ignored)} shape synthesised speech: they do not apply to --wav")
-    if not (math.isfinite(args.event_timeout) and 0 <= args.event_timeout <= 10_000):
-        raise UsageError(f"--event-timeout must be 0 to 10000 ms, not {args.event_timeout}")
     lipmap = load_map(args.map)
     audio: Audio | None = None
     timeline: Timeline | None = None
@@ -121,15 +118,16 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "
                    "(the agent connects to us), or stdout")
     p.add_argument("--audio", choices=OUTPUTS, default="miniaudio", help="audio output (default miniaudio)")
-    p.add_argument("--latency", type=float, default=0.0, metavar="MS",
+    p.add_argument("--latency", type=finite_float(-10_000, 10_000), default=0.0, metavar="MS",
                    help="send each LIPSYNC_START this much later (negative: earlier)")
     p.add_argument("--sync", choices=("event", "clock"),
                    help="event: start the sound when the agent's motion starts (default with an agent); "
                    "clock: START on the first sample (default for stdout)")
-    p.add_argument("--event-timeout", type=float, default=EVENT_TIMEOUT * 1000, metavar="MS",
+    p.add_argument("--event-timeout", type=finite_float(0, 10_000), default=EVENT_TIMEOUT * 1000,
+                   metavar="MS",
                    help="with --sync event, how long an utterance's sound waits for the agent's "
                    f"LIPSYNC_EVENT_START (default {EVENT_TIMEOUT * 1000:g}); a later one still counts")
-    p.add_argument("--wait", type=float, metavar="SECONDS",
+    p.add_argument("--wait", type=finite_float(0, 3600), metavar="SECONDS",
                    help="how long to wait for the agent (default: one try for tcp, 10 s for ws)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show each line sent and heard, with its time")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from lipsync._atomic import write_atomic
-from lipsync._cli_io import UsageError, err, out
+from lipsync._cli_io import UsageError, err, finite_float, out
 from lipsync._cli_progress import long_text_note
 from lipsync.labels import FORMATS, read_labels
 from lipsync.labels.segments import format_mono
@@ -31,8 +31,10 @@ def add_source_arguments(
     if sequence:
         parser.add_argument("--sequence", metavar="SEQ", help="a LIPSYNC sequence: sil,187,k,75,...")
     parser.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
-    parser.add_argument("--speed", type=float, default=1.0, help="speaking rate (default 1.0)")
-    parser.add_argument("--half-tone", type=float, default=0.0, metavar="N", help="pitch shift in semitones")
+    parser.add_argument("--speed", type=finite_float(0.1, 10), default=1.0,
+                        help="speaking rate, 0.1 to 10 (default 1.0)")
+    parser.add_argument("--half-tone", type=finite_float(-48, 48), default=0.0, metavar="N",
+                        help="pitch shift in semitones, -48 to 48")
     parser.add_argument("--map", metavar="NAME|FILE",
                         help="lip map: a named map (lipsync map list) or a file (default: mmdagent)")
     parser.add_argument("--unknown", metavar="PHONEME",
@@ -129,7 +131,8 @@ def add_speech_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         description="Print the mouth curves MMDAgent-EX would draw, for engines without it.",
     )
     add_source_arguments(p, format_option="--label-format")
-    p.add_argument("--fps", type=float, default=60.0, help="samples per second (default 60)")
+    p.add_argument("--fps", type=finite_float(1, 1000), default=60.0,
+                   help="samples per second, 1 to 1000 (default 60)")
     p.add_argument("--format", dest="output_format", choices=("json", "csv"), default="json",
                    help="output format (default json)")
     p.add_argument("--keyframes", action="store_true", help="print the raw 30 fps keyframes")

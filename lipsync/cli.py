@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from lipsync import __version__
 from lipsync._cli_export import add_export_command
-from lipsync._cli_io import Handler, WarningPrinter, err, report
+from lipsync._cli_io import Handler, Parser, WarningPrinter, err, report
 from lipsync._cli_map import add_map_commands
 from lipsync._cli_plot import add_plot_command
 from lipsync._cli_say import add_say_command
@@ -28,13 +28,16 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, for ``main`` and for tests."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lipsync", allow_abbrev=False,
         description="Make a 3-D character's mouth move in time with speech (MMDAgent-EX and "
         "game engines).",
     )
     parser.add_argument("--version", action="version", version=f"lipsync {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Every sub-command parser is a ``Parser`` too (argparse makes them of the parent's class).
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(  # type: ignore[assignment]
+        dest="command", metavar="COMMAND", required=True
+    )
     add_say_command(commands)
     add_speech_commands(commands)
     add_map_commands(commands)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from lipsync._numbers import MAX_CURVE_VALUES, MAX_FPS
 from lipsync.errors import ValueRefused
 from lipsync.lipmap import LipMap
 from lipsync.timeline import Timeline
@@ -147,9 +148,15 @@ class MouthCurves:
         """
         import numpy as np
 
-        if not (fps > 0 and math.isfinite(fps)):
-            raise ValueRefused(f"fps must be a number above 0, not {fps}")
-        times = np.arange(int(np.floor(self.end * fps + 1e-9)) + 1, dtype=np.float64) / fps
+        if not 1 <= fps <= MAX_FPS:
+            raise ValueRefused(f"fps must be from 1 to {MAX_FPS}, not {fps}")
+        count = int(np.floor(self.end * fps + 1e-9)) + 1
+        if count * max(1, len(self.morphs)) > MAX_CURVE_VALUES:
+            raise ValueRefused(
+                f"{count} samples of {len(self.morphs)} morphs is more than the "
+                f"{MAX_CURVE_VALUES} values curves makes at once: lower the fps or cut the speech"
+            )
+        times = np.arange(count, dtype=np.float64) / fps
         return times, self.at(times - self.start)
 
 

@@ -110,13 +110,27 @@ class AgentUnreachable(TransportError):
     exit_code = 3
 
 
+_CONTEXT_WIDTH = 80
+
+
 def caret_context(text: str, line: int, column: int) -> str:
-    """Return line ``line`` of ``text`` and a caret under ``column`` (both 1-based)."""
+    """Return line ``line`` of ``text`` and a caret under ``column`` (both 1-based).
+
+    A long line is shown as the 80 characters around the column, with ``...`` where cut,
+    so a one-line 10 MB file never reaches the terminal whole.
+    """
     lines = text.splitlines()
     if not 1 <= line <= len(lines):
         return ""
     shown = lines[line - 1].replace("\t", " ")
-    return f"{shown}\n{' ' * (column - 1)}^"
+    caret = column - 1
+    if len(shown) > _CONTEXT_WIDTH:
+        first = max(0, min(caret - _CONTEXT_WIDTH // 2, len(shown) - _CONTEXT_WIDTH))
+        cut = shown[first : first + _CONTEXT_WIDTH]
+        head = "..." if first > 0 else ""
+        tail = "..." if first + _CONTEXT_WIDTH < len(shown) else ""
+        shown, caret = head + cut + tail, caret - first + len(head)
+    return f"{shown}\n{' ' * caret}^"
 
 
 def quote(token: str | None) -> str:

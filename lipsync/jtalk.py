@@ -18,12 +18,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from lipsync._htsvoice import check_voice
+from lipsync._numbers import short
 from lipsync.errors import MissingDependency, SourceError, SynthesisError, ValueRefused
 from lipsync.labels.segments import OPEN_JTALK_LABEL, full_context_phoneme
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
-__all__ = ["accent_phrases", "durations", "labels_for", "synthesize", "time_labels"]
+__all__ = ["MAX_TEXT_CHARS", "accent_phrases", "durations", "labels_for", "synthesize", "time_labels"]
+
+#: The longest text Open JTalk is given at once (about 1.5 s of its front end's time).
+MAX_TEXT_CHARS = 2000
 
 _ENGINE_BYTES = 4096  # HTS_Engine is 424 bytes in hts_engine API 1.10: leave ample room
 _lock = threading.Lock()
@@ -115,17 +120,32 @@ def _voice(path: str | Path | None) -> _Voice:
         if voice is None:
             if path is not None and not Path(path).is_file():
                 raise ValueRefused(f"{path}: no such voice file")
+            if path is not None:
+                check_voice(path)  # a broken header would crash the C engine, not raise
             voice = _voices[key] = _Voice(key)
     return voice
 
 
 def labels_for(text: str) -> list[str]:
-    """Open JTalk's full-context labels for Japanese ``text``."""
+    """Open JTalk's full-context labels for Japanese ``text`` (at most ``MAX_TEXT_CHARS``).
+
+    Open JTalk's front end takes time growing with the square of the text's length (3 000
+    characters: seconds) and fails past about 5 000: longer text is refused, to be split
+    into sentences by the caller.
+    """
     if not text.strip():
         raise ValueRefused("nothing to say: the text is empty")
-    labels: list[str] = _pyopenjtalk().extract_fullcontext(text)
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueRefused(
+            f"the text is {len(text)} characters: Open JTalk takes at most {MAX_TEXT_CHARS} at "
+            "once (split it into sentences)"
+        )
+    try:
+        labels: list[str] = _pyopenjtalk().extract_fullcontext(text)
+    except RuntimeError as exc:
+        raise SynthesisError(f"Open JTalk could not read the text: {str(exc)[:100]}") from exc
     if len(labels) < 3:  # sil ... sil around at least one phoneme
-        raise ValueRefused(f"nothing to say in {text!r}: Open JTalk found no speech")
+        raise ValueRefused(f"nothing to say in {short(text)}: Open JTalk found no speech")
     return labels
 
 
@@ -147,7 +167,7 @@ def accent_phrases(text: str) -> list[str]:
 
 
 def _check_speed(speed: float) -> None:
-    if not 0.1 <= speed <= 10:
+    if not 0.1 <= speed <= 10:  # also refuses NaN
         raise ValueRefused(f"speed {speed} is out of range (0.1 to 10)")
 
 
@@ -196,6 +216,8 @@ def synthesize(
     ``speed`` the speaking rate, ``half_tone`` a pitch shift in semitones.
     """
     _check_speed(speed)
+    if not -48 <= half_tone <= 48:  # also refuses NaN
+        raise ValueRefused(f"half tone {half_tone} is out of range (-48 to 48)")
     labels = labels_for(text)
     engine = _voice(voice)
     with _lock:

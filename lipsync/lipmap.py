@@ -12,7 +12,8 @@ Shift_JIS (MMDAgent before 2015); the encoding is detected and kept.
 from __future__ import annotations
 
 import logging
-import re
+import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lipsync._atomic import write_atomic
 from lipsync._grammar import grammar
+from lipsync._numbers import whole
 from lipsync.errors import ParseError, SourceError, ValueRefused, quote
 from lipsync.names import check_token_name, name_fault
 
@@ -43,7 +45,6 @@ OPEN_JTALK_PHONEMES: tuple[str, ...] = tuple(
 #: Encodings a lip map may have, as ``LipMap.encoding`` names them, and their codecs.
 _CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "shift_jis": "cp932"}
 _BOM = b"\xef\xbb\xbf"
-_COUNT = re.compile(r"\+?\d+\Z")
 _SJIS_MORPH_LIMIT = 15  # bytes: MMDAgent-EX (the VMD format) cuts morph names here
 logger = logging.getLogger("lipsync.lipmap")
 
@@ -152,15 +153,18 @@ def _fail(source: str, text: str, token: Token, expected: str, found: str | None
 
 
 def _read_count(source: str, text: str, token: Token, what: str) -> int:
-    if not _COUNT.match(str(token)) or int(token) <= 0:
-        raise _fail(source, text, token, f"the {what} count (a positive integer)")
-    return int(token)
+    count = whole(str(token))
+    if count is None or count <= 0:
+        raise _fail(source, text, token, f"the {what} count (a positive integer of at most 9 digits)")
+    return count
 
 
 def _read_weight(source: str, text: str, token: Token) -> float:
-    value = float(token)
+    value = float(token)  # linear in the token's length, and format_weight writes 1e-300 in full
     if value < 0:
         raise _fail(source, text, token, "a weight of 0 or more")
+    if value == math.inf:  # 1e309 or 400 digits: C reads infinity, JSON cannot carry it
+        raise _fail(source, text, token, "a finite weight")
     return value
 
 
@@ -191,12 +195,12 @@ def _validate(
             f"the phoneme count after {n_morphs} morph names (declared at line "
             f"{layout.morph_count.line})",
         )
-    morphs: list[str] = []
+    morphs: dict[str, None] = {}  # a dict, not a list: membership stays O(1) for 10^5 morphs
     for token in layout.morphs:
         name = _check_name(source, text, token, "morph name")
         if name in morphs:
             raise _fail(source, text, token, "a morph name not used before", f"duplicate {quote(name)}")
-        morphs.append(name)
+        morphs[name] = None
     n_phonemes = _read_count(source, text, layout.phoneme_count, "phoneme")
     rows: dict[str, tuple[float, ...]] = {}
     for index, row in enumerate(layout.rows):
@@ -328,10 +332,15 @@ class _Splice:
         self.edits.append((start, gap_end, new + " " * width))
 
     def result(self) -> str:
-        text = self.text
-        for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1]), reverse=True):
-            text = text[:start] + new + text[end:]
-        return text
+        # One pass over the text in edit order: linear however many rows an edit touches.
+        pieces: list[str] = []
+        at = 0
+        for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1])):
+            pieces.append(self.text[at:start])
+            pieces.append(new)
+            at = max(at, end)
+        pieces.append(self.text[at:])
+        return "".join(pieces)
 
 
 def _line_bounds(text: str, pos: int) -> tuple[int, int]:
@@ -351,9 +360,14 @@ class LipMap:
     Equality compares morphs, phonemes, weights and encoding, not layout.
     """
 
-    __slots__ = ("_layout", "_morphs", "_rows", "_text", "encoding", "path", "source", "warnings")
+    __slots__ = (
+        "_layout", "_loaded", "_morphs", "_rows", "_text", "encoding", "path", "source", "warnings",
+    )
 
     _layout: _Layout
+    #: The file's bytes when this map (or the one it was edited from) was read or saved:
+    #: ``save()`` refuses to overwrite the file if it holds other bytes by then.
+    _loaded: bytes | None
     _morphs: tuple[str, ...]
     _rows: dict[str, tuple[float, ...]]
     _text: str
@@ -381,6 +395,7 @@ class LipMap:
         self.source = source
         self.path = path
         self.warnings = _warnings(layout, rows, encoding, source)
+        self._loaded = None
         return self
 
     # -- building -------------------------------------------------------------------------
@@ -402,7 +417,9 @@ class LipMap:
         except OSError as exc:
             raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
         text, encoding = _decode(data, str(path))
-        return cls._from_text(text, encoding, str(path), path)
+        lipmap = cls._from_text(text, encoding, str(path), path)
+        lipmap._loaded = data
+        return lipmap
 
     @classmethod
     def build(
@@ -496,11 +513,20 @@ class LipMap:
         return _BOM + data if self.encoding == "utf-8-sig" else data
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the map atomically to ``path`` (default: where it was loaded from)."""
+        """Write the map atomically to ``path`` (default: where it was loaded from).
+
+        Saving over the file it was loaded from refuses (``ValueRefused``) if that file
+        changed meanwhile: another edit would be silently lost. A symlink is written
+        through; owner and mode are kept (see ``lipsync._atomic.write_atomic``).
+        """
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueRefused("this map was not loaded from a file: give save() a path")
-        write_atomic(target, self.to_bytes())
+        same = self.path is not None and os.path.realpath(target) == os.path.realpath(self.path)
+        data = self.to_bytes()
+        write_atomic(target, data, expect=self._loaded if same else None)
+        if same:
+            self._loaded = data  # later edits of this map build on what is now in the file
         return target
 
     # -- editing --------------------------------------------------------------------------
@@ -514,7 +540,9 @@ class LipMap:
                 f"{exc.object[exc.start:exc.end]!r} cannot be written in {self.encoding} "
                 f"({self.source})"
             ) from None
-        return type(self)._from_text(text, self.encoding, self.source, self.path)
+        edited = type(self)._from_text(text, self.encoding, self.source, self.path)
+        edited._loaded = self._loaded
+        return edited
 
     def _row(self, phoneme: str) -> _Row:
         for row in self._layout.rows:

@@ -8,6 +8,7 @@ still unknown is an error, or, when the caller names a stand-in, replaced with a
 
 from __future__ import annotations
 
+from lipsync._numbers import short
 from lipsync.errors import ValueRefused
 from lipsync.lipmap import LipMap
 from lipsync.names import check_token_name
@@ -52,7 +53,7 @@ def resolve(
         if unknown not in lipmap:
             raise ValueRefused(f"stand-in phoneme {unknown!r} is not in {lipmap.source}")
     names: list[str] = []
-    warnings: list[str] = []
+    warnings: dict[str, None] = {}  # in order, each once; a dict keeps 10^5 names linear
     for phone in timeline:
         name = phone.name
         if name not in lipmap:
@@ -60,14 +61,13 @@ def resolve(
             if alias is not None and alias in lipmap:
                 name = alias
             elif unknown is not None:
-                message = f"phoneme {name!r} is not in {lipmap.source}: drawn as {unknown!r}"
-                if message not in warnings:
-                    warnings.append(message)
+                message = f"phoneme {short(name)} is not in {lipmap.source}: drawn as {unknown!r}"
+                warnings.setdefault(message)
                 name = unknown
             else:
                 raise ValueRefused(
-                    f"phoneme {name!r} at {float(phone.start):.3f} s is not in {lipmap.source} "
+                    f"phoneme {short(name)} at {float(phone.start):.3f} s is not in {lipmap.source} "
                     "and has no alias (add it with 'lipsync map add', or choose a stand-in)"
                 )
         names.append(name)
-    return timeline.with_names(names), warnings
+    return timeline.with_names(names), list(warnings)

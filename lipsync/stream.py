@@ -42,6 +42,7 @@ LONG_SENTENCE = 40
 #: into pieces of about ``PHRASE_PIECE`` characters.
 LONG_CLAUSE = 60
 PHRASE_PIECE = 24
+_FRONT_END_SLICE = 400
 #: Phoneme names that mean a closed mouth.
 PAUSES = frozenset({"sil", "pau"})
 _SENTENCE_END = re.compile(r"[。．！？!?\n]+|\.+(?!\d)")
@@ -93,9 +94,12 @@ def _phrase_cut(clause: str) -> list[str]:
     """A long clause in pieces of whole accent phrases, about ``PHRASE_PIECE`` characters each."""
     from lipsync.jtalk import accent_phrases
 
+    # Open JTalk's front end slows with the square of a text's length: read it in slices.
+    phrases = [p for start in range(0, len(clause), _FRONT_END_SLICE)
+               for p in accent_phrases(clause[start : start + _FRONT_END_SLICE])]
     pieces: list[str] = []
     current = ""
-    for phrase in accent_phrases(clause):
+    for phrase in phrases:
         if current and len(current) + len(phrase) > PHRASE_PIECE:
             pieces.append(current)
             current = ""

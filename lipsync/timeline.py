@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from lipsync._numbers import MAX_LENGTH_SECONDS, MAX_NUMBER_CHARS, MAX_SPAN_SECONDS, decimal, short
 from lipsync.errors import SourceError, ValueRefused
 from lipsync.names import check_alias, check_sequence, name_fault
 
@@ -26,7 +27,7 @@ __all__ = ["MESSAGE_LIMIT", "Chunk", "Phone", "Timeline", "start_line", "stop_li
 #: The default byte limit of a LIPSYNC_START line (MMDAgent-EX cuts at 2047 bytes).
 MESSAGE_LIMIT = 2000
 _MS = Fraction(1, 1000)
-_DURATION = re.compile(r"\d+(\.\d+)?\Z")
+_DURATION = re.compile(r"[0-9]+(\.[0-9]+)?\Z")  # ASCII digits: C reads no others
 _PAUSES = frozenset({"pau", "sil", "sp", "silB", "silE"})
 _ALIAS_RESERVE = 64
 
@@ -86,25 +87,42 @@ class Timeline:
         """Make a timeline from ``(name, duration in seconds)`` pairs.
 
         Durations may be ``Fraction``, ``int``, decimal ``str`` or ``float`` (taken as the
-        decimal it prints as). Zero-length spans are refused unless ``allow_empty``.
+        decimal it prints as). Zero-length spans are refused unless ``allow_empty``. A span
+        lasts at most an hour and the whole timeline ends within 6 hours
+        (``lipsync._numbers``): past that a file is wrong, not long.
         """
         names: list[str] = []
         durations: list[Fraction] = []
+        origin = _seconds(start, -1, "start")
+        if not 0 <= origin <= MAX_LENGTH_SECONDS:
+            raise ValueRefused(f"a timeline starts between 0 and {MAX_LENGTH_SECONDS} s, not {short(start)}")
+        end = origin
         for index, (name, duration) in enumerate(spans):
             fault = name_fault(name)
             if fault:
-                raise ValueRefused(f"phoneme {index + 1} {name!r}: {fault}")
+                raise ValueRefused(f"phoneme {index + 1} {short(name)}: {fault}")
             value = _seconds(duration, index, name)
             if value < 0 or (value == 0 and not allow_empty):
                 raise ValueRefused(
-                    f"phoneme {index + 1} {name!r} has duration {float(value)} s: "
+                    f"phoneme {index + 1} {short(name)} has duration {float(value)} s: "
                     "spans must be longer than zero"
+                )
+            if value > MAX_SPAN_SECONDS:
+                raise ValueRefused(
+                    f"phoneme {index + 1} {short(name)} lasts {float(value):.6g} s: longer than the "
+                    f"{MAX_SPAN_SECONDS} s a span may last (is the file in another unit?)"
+                )
+            end += value
+            if end > MAX_LENGTH_SECONDS:
+                raise ValueRefused(
+                    f"phoneme {index + 1} {short(name)} ends at {float(end):.6g} s: past the "
+                    f"{MAX_LENGTH_SECONDS} s a timeline may last (is the file in another unit?)"
                 )
             names.append(name)
             durations.append(value)
         self._names = tuple(names)
         self._durations = tuple(durations)
-        self.start = Fraction(start)
+        self.start = origin
 
     # -- reading --------------------------------------------------------------------------
 
@@ -208,13 +226,14 @@ class Timeline:
                 fault = name_fault(field)
                 if fault:
                     raise SourceError(
-                        source, 1, column, f"expected a phoneme name, found {field!r}: {fault}",
+                        source, 1, column, f"expected a phoneme name, found {short(field)}: {fault}",
                         text=text,
                     )
-            elif not _DURATION.match(field):
+            elif len(field) > MAX_NUMBER_CHARS or not _DURATION.match(field):
                 raise SourceError(
                     source, 1, column,
-                    f"expected a duration in milliseconds after {fields[index - 1]!r}, found {field!r}",
+                    f"expected a duration in milliseconds after {short(fields[index - 1])}, "
+                    f"found {short(field)}",
                     text=text,
                 )
             else:
@@ -223,7 +242,7 @@ class Timeline:
         if len(fields) % 2:
             raise SourceError(
                 source, 1, len(text) + 1,
-                f"expected a duration in milliseconds after {fields[-1]!r}, found end of sequence",
+                f"expected a duration in milliseconds after {short(fields[-1])}, found end of sequence",
                 text=text,
             )
         return cls(spans, allow_empty=True)
@@ -292,8 +311,15 @@ def _seconds(value: object, index: int, name: object) -> Fraction:
             if not math.isfinite(value):
                 raise ValueError
             return Fraction(repr(value))
-        if isinstance(value, int | str | Fraction):
+        if isinstance(value, str):
+            exact = decimal(value.strip())
+            if exact is None:
+                raise ValueError
+            return exact
+        if isinstance(value, int | Fraction):
             return Fraction(value)
         raise TypeError
     except (TypeError, ValueError, ZeroDivisionError):
-        raise ValueRefused(f"phoneme {index + 1} {name!r}: duration {value!r} is not a number") from None
+        raise ValueRefused(
+            f"phoneme {index + 1} {short(name)}: duration {short(value)} is not a number"
+        ) from None

@@ -142,4 +142,4 @@ def test_version_and_help_from_a_real_process():
 def test_bad_arguments_exit_2_without_a_traceback():
     result = _cli("map", "set", "x.txt", "a", "notanumber")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "invalid float value" in result.stderr
+    assert "argument W: expected a number, found 'notanumber'" in result.stderr

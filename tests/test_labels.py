@@ -135,7 +135,7 @@ def test_voicevox_speed_and_pause_settings():
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        (lambda q: q.update(speedScale=0), "speedScale: expected a number above 0"),
+        (lambda q: q.update(speedScale=0), "speedScale: expected a number from 0.01 to 100"),
         (lambda q: q["accent_phrases"][0]["moras"][0].update(vowel_length=-1),
          "accent_phrases[0].moras[0].vowel_length: expected a number of seconds"),
         (lambda q: q["accent_phrases"][0]["moras"][0].update(vowel="a|b"), "'|' is not allowed"),

@@ -21,6 +21,7 @@ from lipsync.timeline import Timeline
 __all__ = ["FORMATS", "detect_format", "read_labels"]
 
 FORMATS = ("hts", "mono", "julius", "textgrid", "voicevox", "json")
+_MAX_UNTIMED = 20_000  # labels: about an hour of speech
 _JULIUS_NAMES = frozenset({"silB", "silE", "sp", "q"})
 
 
@@ -66,6 +67,18 @@ def read_labels(
         line = data[: exc.start].count(b"\n") + 1
         found = f"byte 0x{data[exc.start]:02x}"
         raise SourceError(source, line, 1, f"expected UTF-8 text, found {found}") from None
+    try:
+        return _read(text, source, format, tier=tier, voice=voice, speed=speed)
+    except ValueRefused as exc:
+        if str(exc).startswith(source):
+            raise
+        raise ValueRefused(f"{source}: {exc}") from exc  # a bound the timeline keeps
+
+
+def _read(
+    text: str, source: str, format: str | None, *, tier: str | None, voice: str | Path | None,
+    speed: float,
+) -> Timeline:
     kind = format or detect_format(text)
     if kind == "voicevox":
         return read_audio_query(text, source)
@@ -81,6 +94,9 @@ def read_labels(
             if raw.strip() and not OPEN_JTALK_LABEL.match(raw.strip()):
                 raise SourceError(source, number, 1, "expected an Open JTalk full-context label "
                                   f"(p1^p2-p3+p4=p5/A:.../K:...), found {quote(raw.strip())}", text=text)
+        if len(lines) > _MAX_UNTIMED:
+            raise SourceError(source, _MAX_UNTIMED + 1, 1, f"expected at most {_MAX_UNTIMED} untimed "
+                              "labels (the HTS engine times them all at once)", text=text)
 
         return time_labels([line.strip() for line in lines], voice=voice, speed=speed, source=source)
     return read_segments(text, source, seconds=True if kind == "julius" else None)

@@ -15,6 +15,7 @@ import math
 import re
 from fractions import Fraction
 
+from lipsync._numbers import MAX_LENGTH_SECONDS, MAX_NUMBER_CHARS, short
 from lipsync.errors import SourceError
 from lipsync.names import name_fault
 from lipsync.timeline import Timeline
@@ -22,7 +23,7 @@ from lipsync.timeline import Timeline
 __all__ = ["format_mono", "full_context_phoneme", "is_full_context", "read_segments"]
 
 _HUNDRED_NS = Fraction(1, 10_000_000)
-_TIME = re.compile(r"\d+(\.\d*)?\Z")
+_TIME = re.compile(r"[0-9]+(\.[0-9]*)?\Z")  # ASCII digits only, as C reads them
 _QUINPHONE = re.compile(r"[^-^+=/]*\^[^-^+=/]*-([^-^+=/]+)\+")
 
 
@@ -53,9 +54,14 @@ def full_context_phoneme(label: str) -> str | None:
 
 
 def read_segments(text: str, source: str, *, seconds: bool | None = None) -> Timeline:
-    """Read ``START END LABEL`` lines; ``seconds`` forces the unit (None: tell by the numbers)."""
+    """Read ``START END LABEL`` lines; ``seconds`` forces the unit (None: tell by the numbers).
+
+    Times are plain ASCII decimals; every segment ends within 6 hours of zero, so a file
+    read in the wrong unit is refused instead of becoming days of speech.
+    """
+    lines = text.splitlines()
     rows: list[tuple[int, str, str, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         fields = line.split()
         if not fields:
             continue
@@ -70,26 +76,35 @@ def read_segments(text: str, source: str, *, seconds: bool | None = None) -> Tim
     if seconds is None:
         seconds = any("." in start or "." in end for _, start, end, _ in rows)
     unit = Fraction(1) if seconds else _HUNDRED_NS
+    unit_name = "seconds" if seconds else "100 ns units (an integer)"
+    limit = MAX_LENGTH_SECONDS / unit
     spans: list[tuple[str, Fraction]] = []
     first_start: Fraction | None = None
     previous_end: Fraction | None = None
     for number, start_text, end_text, label in rows:
+        line = lines[number - 1]
         column = 1
         times = []
         for field in (start_text, end_text):
-            column = line_column(text, number, field, column)
-            if not _TIME.match(field) or (not seconds and "." in field):
-                unit_name = "seconds" if seconds else "100 ns units (an integer)"
+            column = line.find(field, column - 1) + 1
+            if len(field) > MAX_NUMBER_CHARS or not _TIME.match(field) or (not seconds and "." in field):
                 raise SourceError(
-                    source, number, column, f"expected a time in {unit_name}, found {field!r}",
+                    source, number, column, f"expected a time in {unit_name}, found {short(field)}",
                     text=text,
                 )
-            times.append(Fraction(field) * unit)
+            value = Fraction(field)
+            if value > limit:
+                raise SourceError(
+                    source, number, column, f"expected a time in {unit_name} within "
+                    f"{MAX_LENGTH_SECONDS // 3600} hours, found {short(field)} (is this the right --format?)",
+                    text=text,
+                )
+            times.append(value * unit)
             column += len(field)
         start, end = times
         if end < start:
             raise SourceError(
-                source, number, line_column(text, number, end_text, 1),
+                source, number, line.find(end_text, len(start_text)) + 1,
                 f"expected an end time at or after the start {start_text}, found {end_text}", text=text,
             )
         if previous_end is not None and start < previous_end:
@@ -98,16 +113,16 @@ def read_segments(text: str, source: str, *, seconds: bool | None = None) -> Tim
                 f"expected a start at or after the previous end, found {start_text}", text=text,
             )
         name = full_context_phoneme(label) if "/A:" in label else label
+        label_column = line.rfind(label) + 1
         if name is None:
             raise SourceError(
-                source, number, line_column(text, number, label, 1),
+                source, number, label_column,
                 "expected a full-context label (p1^p2-p3+p4=p5/A:...)", text=text,
             )
         fault = name_fault(name)
         if fault:
             raise SourceError(
-                source, number, line_column(text, number, label, 1),
-                f"phoneme {name!r}: {fault}", text=text,
+                source, number, label_column, f"phoneme {short(name)}: {fault}", text=text,
             )
         if previous_end is not None and start > previous_end:
             spans.append(("pau", start - previous_end))
@@ -116,12 +131,6 @@ def read_segments(text: str, source: str, *, seconds: bool | None = None) -> Tim
         spans.append((name, end - start))
         previous_end = end
     return Timeline(spans, start=first_start or 0, allow_empty=True)
-
-
-def line_column(text: str, number: int, field: str, start: int) -> int:
-    """The 1-based column of ``field`` on line ``number``, searching from column ``start``."""
-    line = text.splitlines()[number - 1]
-    return line.find(field, start - 1) + 1
 
 
 def format_mono(timeline: Timeline) -> str:

@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from lipsync._grammar import grammar
+from lipsync._numbers import MAX_LENGTH_SECONDS, decimal, short, whole
 from lipsync.errors import ParseError, SourceError, quote
 from lipsync.names import name_fault
 from lipsync.timeline import Timeline
@@ -55,14 +56,23 @@ class _Values:
         return str(self._next("STRING", what))[1:-1].replace('""', '"')
 
     def number(self, what: str) -> Fraction:
-        return Fraction(str(self._next("NUMBER", what)))
+        token = self._next("NUMBER", what)
+        value = decimal(str(token))
+        if value is None or abs(value) > MAX_LENGTH_SECONDS:
+            raise ParseError(
+                self.source, token.line or 1, token.column or 1,
+                f"{what} (seconds, within {MAX_LENGTH_SECONDS // 3600} hours)", quote(str(token)),
+                text=self.text,
+            )
+        return value
 
     def count(self, what: str) -> int:
         token = self._next("NUMBER", what)
-        if not str(token).isdigit():
-            raise ParseError(self.source, token.line or 1, token.column or 1, what, quote(str(token)),
-                             text=self.text)
-        return int(token)
+        value = whole(str(token))
+        if value is None or str(token).startswith("+"):
+            raise ParseError(self.source, token.line or 1, token.column or 1,
+                             f"{what} (a whole number)", quote(str(token)), text=self.text)
+        return value
 
     def flag(self, what: str) -> str:
         return str(self._next("FLAG", what))
@@ -117,10 +127,15 @@ def read_textgrid(text: str, source: str, *, tier: str | None = None) -> Timelin
 
 
 def _choose_tier(tiers: Mapping[str, object], wanted: str | None, source: str) -> str:
-    names = ", ".join(repr(n) for n in tiers) or "none"
+    # Name a few tiers, not all of them: a file may have thousands.
+    names = ", ".join(short(n, 30) for n in list(tiers)[:5]) or "none"
+    if len(tiers) > 5:
+        names += f" and {len(tiers) - 5} more"
     if wanted is not None:
         if wanted not in tiers:
-            raise SourceError(source, 1, 1, f"expected an interval tier named {wanted!r}, found {names}")
+            raise SourceError(
+                source, 1, 1, f"expected an interval tier named {short(wanted, 30)}, found {names}"
+            )
         return wanted
     for name in tiers:
         if name.lower() in _PHONE_TIERS:
@@ -146,7 +161,7 @@ def _tier_timeline(line: int, items: list[_Interval], source: str, text: str) ->
         fault = name_fault(name)
         if fault:
             raise SourceError(
-                source, label_line, 1, f"interval {index + 1} {name!r}: {fault}", text=text
+                source, label_line, 1, f"interval {index + 1} {short(name)}: {fault}", text=text
             )
         spans.append((name, end - start))
         previous_end = end

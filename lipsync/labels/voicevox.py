@@ -11,9 +11,13 @@ even). So every phoneme starts on a frame boundary, exactly as in the engine's W
 from __future__ import annotations
 
 import json
+import re
+from array import array
 from fractions import Fraction
+from itertools import accumulate
 from typing import Any
 
+from lipsync._numbers import MAX_JSON_DEPTH, MAX_NUMBER_CHARS, MAX_SPAN_SECONDS, finite, short
 from lipsync.errors import SourceError, ValueRefused
 from lipsync.names import name_fault
 from lipsync.timeline import Timeline
@@ -31,14 +35,15 @@ class _Query:
         self.source = source
 
     def fail(self, where: str, expected: str, found: object) -> ValueRefused:
-        return ValueRefused(f"{self.source}: at {where}: expected {expected}, found {found!r}")
+        return ValueRefused(f"{self.source}: at {where}: expected {expected}, found {short(found)}")
 
     def number(self, obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -> float | None:
         value = obj.get(key)
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self.fail(f"{where}.{key}", "a number of seconds, 0 or more", value)
+        if not finite(value) or not 0 <= value <= MAX_SPAN_SECONDS:  # type: ignore[operator]
+            raise self.fail(f"{where}.{key}", f"a number of seconds, 0 to {MAX_SPAN_SECONDS}", value)
+        assert isinstance(value, int | float)
         return float(value)
 
     def phoneme(self, obj: dict[str, Any], key: str, where: str) -> str:
@@ -52,16 +57,13 @@ class _Query:
 
 def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timeline:
     """Read an AudioQuery; ``upspeak`` is the engine's enable_interrogative_upspeak (default on)."""
-    try:
-        query = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SourceError(source, exc.lineno, exc.colno, f"expected JSON: {exc.msg}", text=text) from None
+    query = _load_json(text, source)
     q = _Query(source)
     if not isinstance(query, dict) or not isinstance(query.get("accent_phrases"), list):
         raise q.fail("the top", "an AudioQuery object with accent_phrases", type(query).__name__)
     speed = query.get("speedScale", 1.0)
-    if isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0:
-        raise q.fail("speedScale", "a number above 0", speed)
+    if not finite(speed) or not 0.01 <= speed <= 100:
+        raise q.fail("speedScale", "a number from 0.01 to 100", speed)
     moras: list[tuple[str | None, float | None, str, float]] = []
     for p, phrase in enumerate(query["accent_phrases"]):
         where = f"accent_phrases[{p}]"
@@ -69,7 +71,8 @@ def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timelin
             raise q.fail(where, "an accent phrase with moras", phrase)
         phrase_moras = [_mora(q, m, f"{where}.moras[{i}]") for i, m in enumerate(phrase["moras"])]
         last = phrase["moras"][-1] if phrase["moras"] else None
-        if upspeak and phrase.get("is_interrogative") and last and (last.get("pitch") or 0) > 0:
+        pitch = last.get("pitch") if last else None
+        if upspeak and phrase.get("is_interrogative") and finite(pitch) and pitch > 0:  # type: ignore[operator]
             phrase_moras.append((None, None, phrase_moras[-1][2], _UPSPEAK_LENGTH))
         moras += phrase_moras
         if phrase.get("pause_mora") is not None:
@@ -88,6 +91,53 @@ def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timelin
             spans.append((consonant, _frames(consonant_length or 0.0, speed) * FRAME))
         spans.append((vowel, _frames(vowel_length, speed) * FRAME))
     return Timeline(spans, allow_empty=True)
+
+
+def _load_json(text: str, source: str) -> Any:
+    """``json.loads`` that refuses NaN, Infinity, 1e309, huge numbers and deep nesting."""
+
+    def constant(name: str) -> float:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def number(token: str) -> float:
+        value = float(token)
+        if len(token) > MAX_NUMBER_CHARS or not finite(value):
+            raise ValueError(f"the number {short(token, 30)} is out of range")
+        return value
+
+    def integer(token: str) -> int:
+        if len(token) > MAX_NUMBER_CHARS:
+            raise ValueError(f"the number {short(token, 30)} is out of range")
+        return int(token)
+
+    depth = _depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise SourceError(source, 1, 1, f"expected an AudioQuery, found JSON nested {depth} deep")
+    try:
+        return json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            source, exc.lineno, exc.colno, f"expected JSON: {short(exc.msg, 80)}", text=text
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise SourceError(source, 1, 1, f"expected an AudioQuery: {str(exc)[:80]}") from None
+
+
+def _depth(text: str) -> int:
+    """How deep brackets nest, counting those in strings too (it only ever refuses more).
+
+    AudioQuery strings (phoneme names, kana) hold no brackets. The count runs in C
+    (``re``, ``bytes.translate``, ``accumulate`` over signed bytes): linear and fast on 10 MB.
+    """
+    brackets = _NOT_BRACKET.sub("", text)
+    if len(brackets) <= MAX_JSON_DEPTH:
+        return len(brackets)
+    steps = array("b", brackets.encode("ascii").translate(_STEP))
+    return max(accumulate(steps), default=0)
+
+
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
 def _mora(q: _Query, mora: object, where: str) -> tuple[str | None, float | None, str, float]:
