@@ -72,7 +72,8 @@ def _say(args: argparse.Namespace) -> int:
             timeline = read_labels(args.labels, args.label_format, tier=args.tier)
         else:
             timeline = Timeline.from_sequence(args.sequence)
-    transport = open_transport(args.to, wait=args.wait)  # a bad --to is refused before anything opens
+    # A bad --to is refused before anything opens.
+    transport = open_transport(args.to, wait=args.wait, any_client=args.any_client)
     start = [0.0]
 
     def show(direction: str, at: float, line: str) -> None:
@@ -129,6 +130,9 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                    f"LIPSYNC_EVENT_START (default {EVENT_TIMEOUT * 1000:g}); a later one still counts")
     p.add_argument("--wait", type=finite_float(0, 3600), metavar="SECONDS",
                    help="how long to wait for the agent (default: one try for tcp, 10 s for ws)")
+    p.add_argument("--any-client", action="store_true",
+                   help="ws:// only: take any WebSocket client as the agent (default: only MMDAgent-EX, "
+                   "which sends X-App-Type: MMDAgent and no Origin; a web page could otherwise connect)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show each line sent and heard, with its time")
     p.set_defaults(handler=_say)

@@ -21,10 +21,12 @@ _URL = re.compile(r"(?P<scheme>tcp|ws)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.
                   r"(?P<path>/[^\s?#]*)?\Z")
 
 
-def open_transport(url: str, *, wait: float | None = None) -> Transport:
+def open_transport(url: str, *, wait: float | None = None, any_client: bool = False) -> Transport:
     """The transport for ``url`` (not yet opened); ``wait`` is how long to wait for the agent.
 
-    ``wait`` defaults to 0 (one try) for TCP and 10 s for WebSocket.
+    ``wait`` defaults to 0 (one try) for TCP and 10 s for WebSocket. ``any_client``: a
+    ``ws://`` server takes any client as the agent, not only MMDAgent-EX (``X-App-Type:
+    MMDAgent``, no ``Origin``).
     """
     if url == "stdout":
         from lipsync.transport.stdout import StreamTransport
@@ -46,4 +48,4 @@ def open_transport(url: str, *, wait: float | None = None) -> Transport:
     from lipsync.transport.websocket import WebSocketTransport
 
     return WebSocketTransport(host, 9001 if port is None else port, match["path"] or "/chat",
-                              wait=10.0 if wait is None else wait)
+                              wait=10.0 if wait is None else wait, any_client=any_client)
