@@ -76,8 +76,9 @@ class TcpTransport(Transport):
                     ) from exc
                 self._closing.wait(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
-        self._reader = threading.Thread(target=self._read, name="lipsync-tcp", daemon=True)
-        self._reader.start()
+        reader = threading.Thread(target=self._read, name="lipsync-tcp", daemon=True)
+        reader.start()
+        self._reader = reader  # only once started: a signal in between leaves nothing to join
 
     def _read(self) -> None:
         splitter = LineSplitter()
