@@ -87,7 +87,8 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     add_source_arguments(p, format_option="--label-format")
     p.add_argument("--wav", type=Path, metavar="AUDIO",
-                   help="the speech's audio: with --text, aligned to it; with --labels, its length")
+                   help="recorded speech (WAV, FLAC, MP3, Ogg): with --text, the text is aligned "
+                   "to it (any voice); with --labels, its length and name for Rhubarb")
     p.add_argument("--text", dest="with_text", metavar="TEXT", help="the text spoken in --wav AUDIO")
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="the file to write (atomically)")
     p.add_argument("--to-format", choices=FORMATS, metavar="F", help="one of: " + ", ".join(FORMATS))

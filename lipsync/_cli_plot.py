@@ -58,11 +58,14 @@ def _plot(args: argparse.Namespace) -> int:
     fmt = args.output.suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
         raise UsageError(f"-o {args.output}: the picture is written as .png or .svg")
-    if args.wav is not None and args.text is not None:
-        raise UsageError("--wav goes with --labels or --sequence: TEXT is synthesised")
     lipmap = load_map(args.map)
     audio: Audio | None = None
-    if args.text is not None:
+    if args.text is not None and args.wav is not None:
+        from lipsync.align import align
+
+        audio = Audio.load(args.wav)
+        timeline = align(audio, args.text)
+    elif args.text is not None:
         audio, timeline = speak(args.text, args)
     elif args.labels is not None:
         timeline = read_labels(
@@ -70,7 +73,7 @@ def _plot(args: argparse.Namespace) -> int:
         )
     else:
         timeline = Timeline.from_sequence(args.sequence)
-    if args.wav is not None:
+    if args.wav is not None and audio is None:
         audio = Audio.load(args.wav)
     timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
     for warning in warnings:
@@ -88,7 +91,9 @@ def add_plot_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "morph's weight as MMDAgent-EX draws it. Needs matplotlib: pip install 'lipsync-ja[plot]'.",
     )
     add_source_arguments(p, format_option="--label-format")
-    p.add_argument("--wav", type=Path, metavar="AUDIO", help="the audio of --labels or --sequence")
+    p.add_argument("--wav", type=Path, metavar="AUDIO",
+                   help="recorded speech: with TEXT, the text is aligned to it (any voice); "
+                   "with --labels or --sequence, the waveform drawn")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.png|svg")
     p.add_argument("--title", metavar="TEXT", help="a title above the picture")
     p.set_defaults(handler=_plot)

@@ -257,3 +257,26 @@ def test_export_answers_any_arguments_with_an_exit_code_and_no_stray_file(tmp_pa
         assert code in (0, 2), (argv, err.getvalue())
         assert "Traceback" not in err.getvalue()
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_recorded_speech_and_its_text_are_aligned_then_exported(capsys, tmp_path):
+    from conftest import REFERENCE
+
+    from lipsync import synthesize
+
+    text = "こんにちは、いい天気ですね。"
+    audio, truth = synthesize(text, voice=REFERENCE / "voices" / "mei_happy.htsvoice")
+    wav = tmp_path / "take.wav"
+    audio.save_wav(wav)
+    labels, cues = tmp_path / "take.lab", tmp_path / "take.json"
+    code, _, err = run(capsys, "export", "--wav", wav, "--text", text, "-o", labels)
+    assert code == 0, err
+    spoken = [line.split()[2] for line in labels.read_text().splitlines()]
+    pauses = ("sil", "pau")
+    assert [n for n in spoken if n not in pauses] == [n for n in truth.names if n not in pauses]
+    code, _, err = run(capsys, "export", "--wav", wav, "--text", text, "-o", cues,
+                       "--to-format", "rhubarb-json")
+    assert code == 0, err
+    data = json.loads(cues.read_text())
+    assert data["metadata"]["soundFile"] == str(wav)
+    assert data["mouthCues"][-1]["end"] >= round(float(audio.duration), 2)

@@ -42,12 +42,19 @@ def test_batch_runs_every_row_and_reports_failures_by_line(capsys, tmp_path):
 
 
 def test_batch_of_good_rows_exits_0_and_takes_the_options(capsys, tmp_path):
+    from lipsync import synthesize
+
+    audio, _ = synthesize("こんにちは")
+    audio.save_wav(tmp_path / "take.wav")
     listing = tmp_path / "lines.tsv"
-    listing.write_text("sequence\tsil,100,a,200,sil,100\t-\ta.json\nsequence\tsil,100,i,200\t-\tb.json\n")
+    listing.write_text("sequence\tsil,100,a,200,sil,100\t-\ta.json\nsequence\tsil,100,i,200\t-\tb.json\n"
+                       "audio\ttake.wav\tこんにちは\tc.json\n")
     assert main(["export", "--batch", str(listing), "-j", "1", "--map", "vrm", "--fps", "10"]) == 0
     data = json.loads((tmp_path / "a.json").read_text())
     assert data["fps"] == 10 and data["morphs"] == ["aa", "ih", "ou", "ee", "oh"]
-    assert capsys.readouterr().out.strip() == f"{listing}: 2 of 2 rows written"
+    aligned = json.loads((tmp_path / "c.json").read_text())
+    assert max(aligned["weights"]["oh"]) > 0.5  # こ: the aligned o opens the mouth
+    assert capsys.readouterr().out.strip() == f"{listing}: 3 of 3 rows written"
 
 
 def test_batch_refuses_single_inputs_beside_it(capsys, tmp_path):

@@ -63,3 +63,16 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     timeline = Timeline.from_sequence(SEQUENCE)
     with pytest.raises(MissingDependency, match=r"pip install 'lipsync-ja\[plot\]'"):
         render(timeline, mouth_curves(timeline, load_map()))
+
+
+def test_recorded_speech_is_aligned_to_its_text_and_drawn(capsys, tmp_path):
+    from lipsync import synthesize
+
+    audio, _ = synthesize("こんにちは")
+    wav = tmp_path / "take.wav"
+    audio.save_wav(wav)
+    target = tmp_path / "take.png"
+    code, _, err = run(capsys, "plot", "こんにちは", "--wav", wav, "-o", target)
+    assert code == 0, err
+    pixels = image.imread(str(target))
+    assert dark_pixels(pixels, (30, 120)) > 500  # the recording's waveform is drawn

@@ -9,8 +9,8 @@ The list has four tab-separated columns per line (blank lines and lines starting
     audio      speech.wav       こんにちは     out/speech.json
     sequence   sil,100,a,200    -             out/a.csv
 
-``text`` is spoken by Open JTalk (durations only); ``labels`` reads a label file; ``audio``
-aligns a recording to its text (needs ``lipsync.align``); ``sequence`` is a LIPSYNC
+``text`` is timed by Open JTalk (durations only); ``labels`` reads a label file; ``audio``
+aligns a recording (WAV, FLAC, MP3, Ogg) to its text (``lipsync.align``); ``sequence`` is a LIPSYNC
 sequence. Relative paths are taken from the list's folder. The output's extension picks
 its format unless the command gives ``--to-format``; the other options apply to every row.
 """

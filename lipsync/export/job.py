@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lipsync._atomic import write_atomic
-from lipsync.errors import MissingDependency, ValueRefused
+from lipsync.errors import ValueRefused
 from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS, export_bytes, format_for
 from lipsync.timeline import Timeline
 
@@ -24,8 +24,9 @@ __all__ = ["ExportJob", "job_timeline", "run"]
 class ExportJob:
     """What one ``lipsync export`` does. Give exactly one of ``text``, ``labels``, ``sequence``.
 
-    ``wav`` is the speech's audio: with ``text`` it is aligned to it (``lipsync.align``);
-    with ``labels`` or ``sequence`` it gives Rhubarb's ``soundFile`` and duration.
+    ``wav`` is the speech's audio (any format ``Audio.load`` reads): with ``text``, the text
+    is aligned to it (``lipsync.align``, any voice); with ``labels`` or ``sequence`` it gives
+    Rhubarb's ``soundFile`` and duration.
     """
 
     output: Path
@@ -54,20 +55,15 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
     if len(given) != 1:
         raise ValueRefused("give exactly one of TEXT, --labels FILE or --sequence SEQ")
     duration: float | None = None
-    if job.wav is not None and job.text is not None:
-        try:
-            from lipsync import align  # type: ignore[attr-defined]
-        except ImportError:
-            raise MissingDependency(
-                "--wav AUDIO with text needs forced alignment (lipsync.align), which this "
-                "installation does not have"
-            ) from None
-        timeline: Timeline = align.align(job.wav, job.text)
-        return timeline, float(timeline.end)
     if job.wav is not None:
         from lipsync.sound import Audio
 
-        duration = float(Audio.load(job.wav).duration)
+        audio = Audio.load(job.wav)
+        duration = float(audio.duration)
+        if job.text is not None:
+            from lipsync.align import align
+
+            return align(audio, job.text), duration
     if job.text is not None:
         from lipsync.jtalk import durations
 
