@@ -31,10 +31,10 @@ def test_the_bundled_voice_passes():
 @pytest.mark.parametrize(("old", "new", "line", "words"), [
     (b"STREAM_TREE[MCP]:625725-695896", b"STREAM_TREE[MCP]:625725-691896", 37, "whole decision trees"),
     (b"OPTION[MCP]:ALPHA", b"OPTIONcMCP]:ALPHA", 25, "a key of [STREAM]"),
-    (b"VECTOR_LENGTH[MCP]:35", b"VECTOR_LENGTH[MCP]:95", 34, "PDFs of 570 floats"),
     (b"GV_TREE[LF0]:861115-861532", b"GV_TREE[LF0]:861115-961532", 43, "within the 861533 bytes"),
-    (b"NUM_STREAMS:3", b"NUM_STREAMS:4", 7, "4 different stream names"),
     (b"NUM_WINDOWS[MCP]:3", b"NUM_WINDOWS[MCP]:2", 31, "2 windows"),
+    (b"VECTOR_LENGTH[MCP]:35", b"VECTOR_LENGTH[MCP]:95", 34, "PDFs of 570 floats"),
+    (b"NUM_STREAMS:3", b"NUM_STREAMS:4", 7, "4 different stream names"),
     (b"[POSITION]", b"[POSITIOM]", 28, "KEY:VALUE inside a section"),
 ])
 def test_a_changed_header_is_refused_with_its_line(tmp_path, old, new, line, words):
