@@ -102,6 +102,7 @@ def test_editing_a_hard_linked_map_keeps_its_links(lip: Path, tmp_path: Path) ->
     assert main(["map", "set", str(lip), "a", "0.5", "0", "0", "0"]) == 0
     assert lip.stat().st_nlink == 2 and lip.stat().st_ino == other.stat().st_ino
     assert LipMap.load(other).weights("a") == (0.5, 0.0, 0.0, 0.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lip.txt", "other.txt"]  # no backup left
 
 
 def test_output_to_a_fifo_is_written_into_it(lip: Path, tmp_path: Path) -> None:

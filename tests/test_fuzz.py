@@ -308,4 +308,4 @@ def test_outputs_of_every_kind_receive_the_bytes_and_keep_their_kind(
         assert path.is_symlink() == (kind in ("symlink", "dangling"))
         if kind in ("symlink", "hardlink", "dangling"):
             assert real.read_bytes() == data
-        assert [p.name for p in folder.iterdir() if "lipsync-tmp" in p.name] == []
+        assert [p.name for p in folder.iterdir() if ".lipsync-" in p.name] == []
