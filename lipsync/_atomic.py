@@ -6,6 +6,9 @@ FIFO, a device (``/dev/stdout``) or a hard-linked file in place, since a rename 
 the link or replace the special file with a regular one. With ``expect``, it refuses to
 overwrite a file whose bytes changed since they were read (another editor's save).
 
+A hard-linked file cannot be replaced atomically without cutting its links: its old bytes
+are kept beside it (``.NAME.lipsync-old-PID``) until the new ones are on disk.
+
 ``locked`` holds an exclusive ``flock`` on a file across a read-edit-write, so two
 ``lipsync map set`` runs on one file take turns instead of one silently undoing the other.
 
@@ -29,6 +32,7 @@ from lipsync.errors import ValueRefused
 __all__ = ["locked", "write_atomic"]
 
 _TMP = ".lipsync-tmp-"
+_OLD = ".lipsync-old-"
 _LOCK_WAIT = 10.0  # seconds: another lipsync holding a map longer than this is stuck
 _counter = itertools.count()
 _held: dict[tuple[str, int], int] = {}
@@ -155,15 +159,33 @@ def _check_unchanged(path: Path, target: Path, info: os.stat_result | None, expe
 
 
 def _write_in_place(path: Path, target: Path, data: bytes) -> None:
-    """A FIFO, a device or a file with other hard links: open it and write (not atomic)."""
+    """A FIFO, a device or a file with other hard links: open it and write.
+
+    A regular file's old bytes are first saved as ``.NAME.lipsync-old-PID``, removed once
+    the new ones are on disk: a crash in between leaves them there to recover.
+    """
+    backup = None
     try:
+        if stat.S_ISREG(os.stat(target).st_mode):
+            backup = target.parent / f".{target.name}{_OLD}{os.getpid()}"
+            _write_new(backup, target.read_bytes())
         with open(target, "wb") as handle:
             handle.write(data)
             handle.flush()
             with contextlib.suppress(OSError):  # a pipe or a terminal cannot sync
                 os.fsync(handle.fileno())
+        if backup is not None:
+            os.unlink(backup)
     except OSError as exc:
         raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _replace(path: Path, target: Path, data: bytes, info: os.stat_result | None) -> None:

@@ -99,8 +99,9 @@ def _edit(args: argparse.Namespace, change: Callable[[LipMap], LipMap], done: st
             raise ValueRefused(f"{args.file}: {exc}") from exc
         target = edited.save(args.output or args.file)
     out(f"{target}: {done}")
+    before = set(lipmap.warnings)  # a set: a map may carry 10^5 warnings
     for warning in edited.warnings:
-        if warning not in lipmap.warnings:
+        if warning not in before:
             err(str(warning))
     return 0
 

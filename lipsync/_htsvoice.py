@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import struct
 from pathlib import Path
+from typing import NoReturn
 
 from lipsync._numbers import short, whole
 from lipsync.errors import SourceError, ValueRefused
@@ -69,7 +70,7 @@ class _Header:
             if generic not in _KEYS[section] or (match and match.group(2) not in streams):
                 self.fail(line, f"a key of {section} for streams {','.join(streams)}", short(key))
 
-    def fail(self, line: int, expected: str, found: str) -> None:
+    def fail(self, line: int, expected: str, found: str) -> NoReturn:
         raise SourceError(self.source, line, 1, f"expected {expected}, found {found}")
 
     def get(self, section: str, key: str) -> tuple[str, int]:
@@ -83,7 +84,6 @@ class _Header:
         value = whole(text.strip())
         if value is None or not low <= value <= high:
             self.fail(line, f"{key} from {low} to {high}", short(text))
-        assert value is not None
         return value
 
     def ranges(self, key: str, size: int) -> list[tuple[int, int]]:
@@ -93,7 +93,6 @@ class _Header:
             match = _RANGE.match(part.strip())
             if match is None:
                 self.fail(line, f"{key} as FIRST-LAST byte ranges", short(text))
-            assert match is not None
             first, last = int(match.group(1)), int(match.group(2))
             if not first <= last < size:
                 self.fail(line, f"{key} within the {size} bytes of data", short(part))
@@ -132,7 +131,7 @@ def check_voice(path: str | Path) -> None:
     if len(types) != count or len(set(types)) != count or not all(types):
         header.fail(types_line, f"{count} different stream names in STREAM_TYPE", short(types_text))
     header.check_keys(types)
-    _check_model(header, data, "DURATION", 2 * states)
+    _check_model(header, data, "DURATION_PDF", "DURATION_TREE", 2 * states)
     for name in types:
         length = header.number("STREAM", f"VECTOR_LENGTH[{name}]", 1, 1000)
         msd = header.number("STREAM", f"IS_MSD[{name}]", 0, 1)
@@ -143,15 +142,13 @@ def check_voice(path: str | Path) -> None:
                         f"{windows} windows (NUM_WINDOWS[{name}])", str(len(found)))
         for first, stop in found:
             _check_window(header, bytes(data[first:stop]), name)
-        _check_model(header, data, f"STREAM_{{}}[{name}]", 2 * length * windows + msd)
+        _check_model(header, data, f"STREAM_PDF[{name}]", f"STREAM_TREE[{name}]", 2 * length * windows + msd)
         if header.number("STREAM", f"USE_GV[{name}]", 0, 1):
-            _check_model(header, data, f"GV_{{}}[{name}]", 2 * length)
+            _check_model(header, data, f"GV_PDF[{name}]", f"GV_TREE[{name}]", 2 * length)
 
 
-def _check_model(header: _Header, data: memoryview, key: str, floats: int) -> None:
+def _check_model(header: _Header, data: memoryview, pdf_key: str, tree_key: str, floats: int) -> None:
     """A tree block of ``{...}[n]`` trees and a PDF block of that many counted groups."""
-    pdf_key, tree_key = (key.format("PDF"), key.format("TREE")) if "{}" in key else (
-        f"{key}_PDF", f"{key}_TREE")
     size = len(data)
     (tree_first, tree_stop), *more = header.ranges(tree_key, size)
     (pdf_first, pdf_stop), *more_pdf = header.ranges(pdf_key, size)

@@ -121,7 +121,12 @@ def _voice(path: str | Path | None) -> _Voice:
             if path is not None and not Path(path).is_file():
                 raise ValueRefused(f"{path}: no such voice file")
             if path is not None:
-                check_voice(path)  # a broken header would crash the C engine, not raise
+                try:
+                    check_voice(path)  # a broken header would crash the C engine, not raise
+                except SourceError as exc:
+                    raise ValueRefused(
+                        f"{path}: cannot load as an HTS voice: line {exc.line}: {exc.message}"
+                    ) from None
             voice = _voices[key] = _Voice(key)
     return voice
 
