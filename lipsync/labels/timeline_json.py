@@ -7,17 +7,18 @@ the timeline starts at the first phoneme's ``start_ms``; a gap between two phone
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from typing import Any
 
-from lipsync.errors import SourceError, ValueRefused
+from lipsync.errors import LipsyncError, ValueRefused
+from lipsync.labels.voicevox import load_json
 from lipsync.names import name_fault
 from lipsync.timeline import Timeline
 
 __all__ = ["is_timeline_json", "read_timeline_json"]
 
 _MS = Fraction(1, 1000)
+_WHAT = "lipsync's timeline JSON"
 #: Starts and durations are floats of milliseconds: allow their rounding, no more.
 _SLACK = Fraction(1, 10**6)
 
@@ -25,8 +26,8 @@ _SLACK = Fraction(1, 10**6)
 def is_timeline_json(text: str) -> bool:
     """Whether ``text`` is lipsync's timeline JSON (an object with ``phonemes``, no AudioQuery keys)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = load_json(text, "<json>", _WHAT)
+    except LipsyncError:
         return False
     return isinstance(data, dict) and "phonemes" in data and not (
         {"accent_phrases", "accentPhrases"} & data.keys()
@@ -36,16 +37,14 @@ def is_timeline_json(text: str) -> bool:
 def _ms(item: dict[str, Any], key: str, where: str, source: str) -> Fraction:
     value = item.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
-        raise ValueRefused(f"{source}: at {where}.{key}: expected milliseconds, 0 or more, found {value!r}")
+        raise ValueRefused(f"{source}: at {where}.{key}: expected milliseconds, 0 or more, "
+                           f"found {str(value)[:40]!r}")
     return Fraction(repr(value)) * _MS if isinstance(value, float) else Fraction(value) * _MS
 
 
 def read_timeline_json(text: str, source: str) -> Timeline:
     """Read lipsync's timeline JSON; errors name the file and the entry."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SourceError(source, exc.lineno, exc.colno, f"expected JSON: {exc.msg}", text=text) from None
+    data = load_json(text, source, _WHAT)
     phonemes = data.get("phonemes") if isinstance(data, dict) else None
     if not isinstance(phonemes, list) or not phonemes:
         raise ValueRefused(f"{source}: expected an object with a non-empty phonemes list")
@@ -55,12 +54,12 @@ def read_timeline_json(text: str, source: str) -> Timeline:
     for index, item in enumerate(phonemes):
         where = f"phonemes[{index}]"
         if not isinstance(item, dict):
-            raise ValueRefused(f"{source}: at {where}: expected an object, found {item!r}")
+            raise ValueRefused(f"{source}: at {where}: expected an object, found {str(item)[:40]!r}")
         name = item.get("name")
         fault = name_fault(name)
         if fault:
             raise ValueRefused(
-                f"{source}: at {where}.name: expected a phoneme name ({fault}), found {name!r}"
+                f"{source}: at {where}.name: expected a phoneme name ({fault}), found {str(name)[:40]!r}"
             )
         start = _ms(item, "start_ms", where, source)
         duration = _ms(item, "duration_ms", where, source)

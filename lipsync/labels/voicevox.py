@@ -57,7 +57,7 @@ class _Query:
 
 def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timeline:
     """Read an AudioQuery; ``upspeak`` is the engine's enable_interrogative_upspeak (default on)."""
-    query = _load_json(text, source)
+    query = load_json(text, source)
     q = _Query(source)
     if not isinstance(query, dict) or not isinstance(query.get("accent_phrases"), list):
         raise q.fail("the top", "an AudioQuery object with accent_phrases", type(query).__name__)
@@ -93,7 +93,7 @@ def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timelin
     return Timeline(spans, allow_empty=True)
 
 
-def _load_json(text: str, source: str) -> Any:
+def load_json(text: str, source: str, what: str = "an AudioQuery") -> Any:
     """``json.loads`` that refuses NaN, Infinity, 1e309, huge numbers and deep nesting."""
 
     def constant(name: str) -> float:
@@ -112,7 +112,7 @@ def _load_json(text: str, source: str) -> Any:
 
     depth = _depth(text)
     if depth > MAX_JSON_DEPTH:
-        raise SourceError(source, 1, 1, f"expected an AudioQuery, found JSON nested {depth} deep")
+        raise SourceError(source, 1, 1, f"expected {what}, found JSON nested {depth} deep")
     try:
         return json.loads(text, parse_constant=constant, parse_float=number, parse_int=integer)
     except json.JSONDecodeError as exc:
@@ -120,7 +120,7 @@ def _load_json(text: str, source: str) -> Any:
             source, exc.lineno, exc.colno, f"expected JSON: {short(exc.msg, 80)}", text=text
         ) from None
     except (ValueError, RecursionError) as exc:
-        raise SourceError(source, 1, 1, f"expected an AudioQuery: {str(exc)[:80]}") from None
+        raise SourceError(source, 1, 1, f"expected {what}: {str(exc)[:80]}") from None
 
 
 def _depth(text: str) -> int:
