@@ -25,10 +25,16 @@ from lipsync.labels.segments import OPEN_JTALK_LABEL, full_context_phoneme
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
-__all__ = ["MAX_TEXT_CHARS", "accent_phrases", "durations", "labels_for", "synthesize", "time_labels"]
+__all__ = [
+    "MAX_LONG_TEXT_CHARS", "MAX_TEXT_CHARS", "accent_phrases", "durations", "labels_for", "synthesize",
+    "time_labels",
+]
 
 #: The longest text Open JTalk is given at once (about 1.5 s of its front end's time).
 MAX_TEXT_CHARS = 2000
+#: The longest text ``durations`` and ``synthesize`` take: longer than ``MAX_TEXT_CHARS``, it is
+#: spoken sentence by sentence and joined as ``say`` joins it (``lipsync.stream``).
+MAX_LONG_TEXT_CHARS = 20_000
 
 _ENGINE_BYTES = 4096  # HTS_Engine is 424 bytes in hts_engine API 1.10: leave ample room
 _lock = threading.Lock()
@@ -171,6 +177,14 @@ def accent_phrases(text: str) -> list[str]:
     return phrases
 
 
+def _long(text: str) -> bool:
+    """Whether ``text`` is too long for Open JTalk at once (and not too long altogether)."""
+    if len(text) > MAX_LONG_TEXT_CHARS:
+        raise ValueRefused(f"the text is {len(text)} characters: at most {MAX_LONG_TEXT_CHARS} at once "
+                           "(say - reads any length as it arrives)")
+    return len(text) > MAX_TEXT_CHARS
+
+
 def _check_speed(speed: float) -> None:
     if not 0.1 <= speed <= 10:  # also refuses NaN
         raise ValueRefused(f"speed {speed} is out of range (0.1 to 10)")
@@ -189,6 +203,10 @@ def _timeline(labels: list[str], frames: list[int], voice: _Voice, source: str) 
 def durations(text: str, *, voice: str | Path | None = None, speed: float = 1.0) -> Timeline:
     """The timeline Open JTalk would speak ``text`` with, without making the audio."""
     _check_speed(speed)
+    if _long(text):
+        from lipsync.stream import joined_durations
+
+        return joined_durations(text, voice=voice, speed=speed)
     labels = labels_for(text)
     engine = _voice(voice)
     with _lock:
@@ -223,6 +241,10 @@ def synthesize(
     _check_speed(speed)
     if not -48 <= half_tone <= 48:  # also refuses NaN
         raise ValueRefused(f"half tone {half_tone} is out of range (-48 to 48)")
+    if _long(text):
+        from lipsync.stream import joined_speech
+
+        return joined_speech(text, voice=voice, speed=speed, half_tone=half_tone)
     labels = labels_for(text)
     engine = _voice(voice)
     with _lock:

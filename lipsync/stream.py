@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = [
-    "LONG_CLAUSE", "LONG_SENTENCE", "PAUSES", "PHRASE_PIECE", "Piece", "join_pause", "speakable",
-    "speech_pieces", "split_text", "text_pieces",
+    "LONG_CLAUSE", "LONG_SENTENCE", "PAUSES", "PHRASE_PIECE", "Piece", "join_pause", "joined_durations",
+    "joined_speech", "speakable", "speech_pieces", "split_text", "text_pieces",
 ]
 
 #: Sentences longer than this (characters) are also cut at clause marks.
@@ -131,13 +131,18 @@ def text_pieces(source: str | Iterable[str]) -> Iterator[str]:
 
 
 def join_pause(
-    first: str, second: str, *, voice: str | Path | None = None, speed: float = 1.0
+    first: str, second: str, *, voice: str | Path | None = None, speed: float = 1.0,
+    timed: tuple[Timeline, Timeline] | None = None,
 ) -> Fraction | None:
-    """The pause Open JTalk puts between ``first`` and ``second`` read together, if it can tell."""
+    """The pause Open JTalk puts between ``first`` and ``second`` read together, if it can tell.
+
+    ``timed``: the two texts' own timelines, when the caller has them already.
+    """
     from lipsync.jtalk import durations
 
-    a = durations(first, voice=voice, speed=speed)
-    b = durations(second, voice=voice, speed=speed)
+    if timed is None:
+        timed = durations(first, voice=voice, speed=speed), durations(second, voice=voice, speed=speed)
+    a, b = timed
     both = durations(first + second, voice=voice, speed=speed)
     expected = (*a.names[:-1], "pau", *b.names[1:])
     if both.names != expected:
@@ -197,6 +202,50 @@ def speech_pieces(
         held = audio.samples[body_to:], _spans(timeline, trail, len(names))
     if held is not None and len(held[1]):
         yield Piece(Audio(held[0], rate), held[1])
+
+
+def joined_speech(
+    text: str, *, voice: str | Path | None = None, speed: float = 1.0, half_tone: float = 0.0
+) -> tuple[Audio, Timeline]:
+    """A text of any length spoken whole: its pieces joined exactly as ``say`` joins them."""
+    import numpy as np
+
+    pieces = list(speech_pieces(text, voice=voice, speed=speed, half_tone=half_tone))
+    if not pieces:
+        raise ValueRefused(f"nothing to say in {text[:40]!r}: Open JTalk found no speech")
+    timeline = pieces[0].timeline
+    for piece in pieces[1:]:
+        timeline = timeline + piece.timeline
+    samples = np.concatenate([piece.audio.samples for piece in pieces])
+    return Audio(samples, pieces[0].audio.sample_rate), timeline
+
+
+def joined_durations(text: str, *, voice: str | Path | None = None, speed: float = 1.0) -> Timeline:
+    """``joined_speech``'s timeline without making the audio (Open JTalk's duration step only)."""
+    from lipsync.jtalk import durations
+
+    spans: list[tuple[str, Fraction]] = []
+    previous: tuple[str, Timeline] | None = None
+    held: list[tuple[str, Fraction]] = []
+    for piece in split_text(text):
+        try:
+            timeline = durations(piece, voice=voice, speed=speed)
+        except ValueRefused:
+            continue
+        names = timeline.names
+        lead = 1 if names[0] in PAUSES and len(names) > 2 else 0
+        trail = len(names) - 1 if names[-1] in PAUSES and len(names) > lead + 1 else len(names)
+        if previous is None:
+            spans.extend(_pairs(timeline, 0, trail))
+        else:
+            pause = join_pause(previous[0], piece, voice=voice, speed=speed, timed=(previous[1], timeline))
+            spans.append(("pau", sum((d for _, d in held), Fraction(0)) if pause is None else pause))
+            spans.extend(_pairs(timeline, lead, trail))
+        previous = piece, timeline
+        held = _pairs(timeline, trail, len(names))
+    if not spans:
+        raise ValueRefused(f"nothing to say in {text[:40]!r}: Open JTalk found no speech")
+    return Timeline([*spans, *held], allow_empty=True)
 
 
 def _pairs(timeline: Timeline, start: int, stop: int) -> list[tuple[str, Fraction]]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from fractions import Fraction
 
+import pytest
 from agent import TcpAgent
 
-from lipsync import Timeline
+from lipsync import Timeline, ValueRefused
 from lipsync.audio.null import NullOutput
 from lipsync.clock import VirtualClock
 from lipsync.jtalk import durations, synthesize
@@ -138,3 +140,20 @@ def test_synthesis_stays_a_bounded_distance_ahead_of_the_sound() -> None:
         utterance.wait(120)
     assert len(pulled) == 40
     assert Watched.ahead <= MAX_AHEAD * 48000
+
+
+def test_text_longer_than_open_jtalk_takes_is_spoken_piece_by_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lipsync.jtalk
+
+    text = "今日は晴れです。" * 6 + "明日は雨でしょう。" * 6
+    monkeypatch.setattr(lipsync.jtalk, "MAX_TEXT_CHARS", 60)  # as if the text were thousands long
+    audio, timeline = synthesize(text)
+    timed = durations(text)
+    assert timeline.duration * audio.sample_rate == len(audio)  # the timeline spans the audio
+    assert timed.names == timeline.names and timeline.names.count("sil") == 2
+    # The joins are the pauses Open JTalk itself makes; the durations-only timeline has them exactly.
+    pairs = zip(timed.durations, timeline.durations, strict=True)
+    assert all(abs(a - b) <= Fraction(1, 48000) for a, b in pairs)
+    monkeypatch.setattr(lipsync.jtalk, "MAX_LONG_TEXT_CHARS", 100)
+    with pytest.raises(ValueRefused, match="at most 100"):
+        durations(text)
