@@ -34,7 +34,7 @@ __all__ = [
 MAX_TEXT_CHARS = 2000
 #: The longest text ``durations`` and ``synthesize`` take: longer than ``MAX_TEXT_CHARS``, it is
 #: spoken sentence by sentence and joined as ``say`` joins it (``lipsync.stream``).
-MAX_LONG_TEXT_CHARS = 20_000
+MAX_LONG_TEXT_CHARS = 5000
 
 _ENGINE_BYTES = 4096  # HTS_Engine is 424 bytes in hts_engine API 1.10: leave ample room
 _lock = threading.Lock()
