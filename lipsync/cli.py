@@ -14,6 +14,7 @@ from lipsync import __version__
 from lipsync._cli_io import Handler, err, report
 from lipsync._cli_map import add_map_commands
 from lipsync._cli_say import add_say_command
+from lipsync._cli_serve import add_serve_command
 from lipsync._cli_speech import add_speech_commands
 from lipsync.errors import LipsyncError
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_say_command(commands)
     add_speech_commands(commands)
     add_map_commands(commands)
+    add_serve_command(commands)
     return parser
 
 

@@ -1,0 +1,345 @@
+"""``lipsync serve``: one long-lived speaker for any engine, over WebSocket at ``/lipsync``.
+
+The server keeps Open JTalk warm and owns one ``Speaker``: one audio output, one connection
+to the agent (``--to``), one queue. Every ``say`` from any client becomes an utterance of
+that speaker, so speech from several clients takes turns and each drives the agent in step
+with the output's clock. ``"audio": "local"`` plays on the server and streams ``frame``
+messages from the speaker's own scheduler (``on_weights``); ``"audio": "client"`` sends each
+piece's sound as a ``speech`` message and plays silence of the same length, so the agent and
+the end of the utterance still keep time.
+
+``GET /`` serves the preview page; a WebSocket upgrade whose ``Origin`` is not that page
+(same host and port) is refused, so a web page elsewhere cannot make the character speak.
+Each client's messages go out through its own queue and thread: a slow or vanished client
+never holds up the scheduler.
+"""
+
+from __future__ import annotations
+
+import base64
+import http
+import itertools
+import json
+import logging
+import queue
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lipsync.errors import LipsyncError
+from lipsync.serve.protocol import MAX_MESSAGE, ProtocolError, SayRequest, error, parse_request
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request, Response
+    from websockets.sync.server import Server as WsServer
+    from websockets.sync.server import ServerConnection
+
+    from lipsync.lipmap import LipMap
+    from lipsync.speaker import Speaker, Utterance, WeightsCallback
+    from lipsync.stream import Piece
+
+__all__ = ["DEFAULT_PORT", "PATH", "RATE", "Server"]
+
+logger = logging.getLogger("lipsync.serve")
+
+DEFAULT_PORT = 50100
+#: The WebSocket endpoint.
+PATH = "/lipsync"
+#: Requests a client may send: a burst of ``RATE[0]``, then ``RATE[1]`` a second.
+RATE = (20, 5.0)
+_PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
+          "/style.css": ("style.css", "text/css")}
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+_OUTBOX = 4096  # messages queued for one client before its frames are dropped
+
+
+class Server:
+    """The WebSocket server around one ``Speaker`` (opened by the caller, not closed here).
+
+    ``start()`` binds and serves from a background thread; ``close()`` stops it and every
+    client's speech. ``port`` is the bound port (pass 0 to take a free one). ``on_weights``
+    (e.g. a ``VmcSender``) hears every utterance's weights at its ``fps``, whatever its
+    ``audio``.
+    """
+
+    def __init__(
+        self, speaker: Speaker, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+        on_weights: WeightsCallback | None = None,
+    ) -> None:
+        self.speaker = speaker
+        self.on_weights = on_weights
+        self.host = host
+        self.port = port
+        self._maps: dict[str, LipMap] = {}
+        self._maps_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._server: WsServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{_host(self.host)}:{self.port}{PATH}"
+
+    def start(self, *, warm: bool = True) -> Server:
+        """Bind and serve; ``warm`` first loads Open JTalk's dictionary and voice (a first
+        ``say`` then costs only its synthesis)."""
+        from websockets.sync.server import serve
+
+        if warm:
+            from lipsync.jtalk import synthesize
+
+            synthesize("あ", voice=self.speaker.voice)
+        try:
+            self._server = serve(self._handle, self.host, self.port, process_request=self._http,
+                                 max_size=MAX_MESSAGE, compression=None, server_header=None)
+        except OSError as exc:
+            raise LipsyncError(f"cannot serve on {self.host}:{self.port}: {exc.strerror or exc}") from exc
+        self.port = self._server.socket.getsockname()[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lipsync-serve", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until ``close()`` (from another thread or a signal handler's unwinding)."""
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- HTTP and the handshake ---------------------------------------------------------------
+
+    def origins(self) -> set[str]:
+        """The page's own origins: a browser upgrade from anywhere else is refused."""
+        hosts = {_host(self.host)} | (set(_LOOPBACK) if self.host in _LOOPBACK else set())
+        return {f"http://{h}:{self.port}" for h in hosts if h != "::1"}
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        from websockets.datastructures import Headers
+        from websockets.http11 import Response
+
+        def reply(status: http.HTTPStatus, body: bytes, kind: str = "text/plain") -> Response:
+            headers = Headers([("Content-Type", f"{kind}; charset=utf-8"), ("Content-Length", str(len(body))),
+                               ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
+            return Response(status.value, status.phrase, headers, body)
+
+        origin = request.headers.get("Origin")
+        # A browser page from another site, or a DNS name rebound to us, is turned away.
+        host_ok = f"http://{request.headers.get('Host', '')}" in self.origins()
+        if origin is not None and origin not in self.origins():
+            return reply(http.HTTPStatus.FORBIDDEN, b"lipsync: this server speaks only for its own page\n")
+        path = request.path.partition("?")[0]
+        if path == PATH:
+            if "websocket" not in request.headers.get("Upgrade", "").lower():
+                return reply(http.HTTPStatus.UPGRADE_REQUIRED, b"lipsync: connect with WebSocket\n")
+            return None
+        page = _PAGES.get(path)
+        if page is None or not host_ok:
+            return reply(http.HTTPStatus.NOT_FOUND, b"lipsync: not found\n")
+        body = resources.files("lipsync.serve").joinpath("page", page[0]).read_bytes()
+        return reply(http.HTTPStatus.OK, body, page[1])
+
+    def _handle(self, connection: ServerConnection) -> None:
+        _Session(self, connection).run()
+
+    # -- what sessions share ------------------------------------------------------------------
+
+    def next_id(self) -> str:
+        return f"s{next(self._ids)}"
+
+    def lipmap(self, name: str | None, request_id: str | None) -> LipMap:
+        """The map a request names (cached), or the speaker's own."""
+        if name is None:
+            return self.speaker.lipmap
+        with self._maps_lock:
+            found = self._maps.get(name)
+        if found is not None:
+            return found
+        from lipsync.lipmap import load_map
+
+        try:
+            found = load_map(name)
+        except LipsyncError as exc:
+            # Say where, not what: the text of a file the client named is not theirs to read.
+            where = f"line {exc.line}" if hasattr(exc, "line") else "it cannot be read"
+            raise ProtocolError("bad_map", f"cannot use map {name!r}: not a named map, and as a lip map "
+                                f"file {where} is not valid", request_id) from None
+        with self._maps_lock:
+            self._maps[name] = found
+        return found
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class _Session:
+    """One client: its requests in, its messages out (through its own queue and thread)."""
+
+    def __init__(self, server: Server, connection: ServerConnection) -> None:
+        self.server = server
+        self.connection = connection
+        self.outbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.utterances: dict[str, Utterance] = {}
+        self.lock = threading.Lock()
+        self.tokens = float(RATE[0])
+        self.refilled = time.monotonic()
+        self.closed = threading.Event()
+
+    def send(self, message: dict[str, Any], *, droppable: bool = False) -> None:
+        if self.closed.is_set() or (droppable and self.outbox.qsize() > _OUTBOX):
+            return  # a client that does not read loses frames, never the scheduler's time
+        self.outbox.put(message)
+
+    def _write(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        while True:
+            message = self.outbox.get()
+            if message is None:
+                return
+            try:
+                self.connection.send(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+            except (ConnectionClosed, OSError):
+                self.closed.set()
+
+    def run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        writer = threading.Thread(target=self._write, name="lipsync-serve-out", daemon=True)
+        writer.start()
+        speaker = self.server.speaker
+        self.send({"type": "hello", "version": _version(), "path": PATH, "maps": _map_names(),
+                   "sample_rate": speaker.output.sample_rate if speaker.output is not None else 48000})
+        try:
+            for frame in self.connection:
+                self._request(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            with self.lock:
+                mine = list(self.utterances.values())
+            for utterance in mine:  # a client gone mid-speech: its speech ends with it
+                utterance.stop()
+            self.outbox.put(None)
+            writer.join(timeout=5.0)
+
+    def _allowed(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(float(RATE[0]), self.tokens + (now - self.refilled) * RATE[1])
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    def _request(self, frame: str | bytes) -> None:
+        request_id: str | None = None
+        try:
+            if not self._allowed():
+                raise ProtocolError("rate_limited", f"more than {RATE[1]:g} requests a second: slow down")
+            kind, request_id, say = parse_request(frame)
+            if kind == "stop":
+                with self.lock:
+                    mine = list(self.utterances.values())
+                for utterance in mine:
+                    utterance.stop()
+                return
+            assert say is not None
+            self._say(say, request_id or self.server.next_id())
+        except ProtocolError as exc:
+            self.send(exc.to_message())
+        except LipsyncError as exc:
+            self.send(error("failed", str(exc).splitlines()[0], request_id))
+
+    def _say(self, request: SayRequest, request_id: str) -> None:
+        from lipsync.curves import mouth_curves
+        from lipsync.resolve import resolve
+
+        server = self.server
+        lipmap = server.lipmap(request.map, request_id)
+        received = server.speaker.clock.now()
+        first: list[float] = []
+        client = request.audio_mode == "client"
+
+        def on_piece(at: float | None, piece: Piece) -> None:
+            now = server.speaker.clock.now()
+            start = at if at is not None else now
+            if not first:
+                first.append(start)
+                self.send({"type": "started", "id": request_id, "t": round(start - received, 6)})
+            if not client:
+                return
+            timeline, _ = resolve(piece.timeline, lipmap, unknown=server.speaker.unknown)
+            message: dict[str, Any] = {
+                "type": "speech", "id": request_id, "offset": round(start - first[0], 6),
+                "sample_rate": piece.audio.sample_rate,
+                "pcm16": base64.b64encode(piece.audio.samples.astype("<i2").tobytes()).decode("ascii"),
+                "timeline": [[p.name, float(p.start), float(p.end)] for p in timeline],
+                "morphs": list(lipmap.morphs), "keyframes": {},
+            }
+            if any(name not in ("sil", "pau") for name in timeline.names):
+                curves = mouth_curves(timeline, lipmap)
+                message["keyframes"] = {m: [[round(f / 30, 6), round(w, 4)] for f, w in keys]
+                                        for m, keys in curves.keyframes().items()}
+            self.send(message)
+
+        extra = server.on_weights
+
+        def on_weights(t: float, weights: dict[str, float]) -> None:
+            if extra is not None:
+                extra(t, weights)
+            if not client:
+                self.send({"type": "frame", "id": request_id, "t": t,
+                           "weights": {m: round(w, 4) for m, w in weights.items()}}, droppable=True)
+
+        source: Any = request.text if request.audio is None else request.audio
+        utterance = server.speaker.say(
+            source, request.timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
+            on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client)
+        with self.lock:
+            self.utterances[request_id] = utterance
+        threading.Thread(target=self._ended, args=(request_id, utterance), name="lipsync-serve-wait",
+                         daemon=True).start()
+
+    def _ended(self, request_id: str, utterance: Utterance) -> None:
+        try:
+            utterance.wait()
+        except LipsyncError as exc:
+            self.send(error("bad_speech", str(exc).splitlines()[0], request_id))
+        except Exception as exc:  # the speaker failed: the client hears why, the server goes on
+            logger.warning("speech %s failed: %s", request_id, exc)
+            self.send(error("failed", f"the server could not speak it: {exc}", request_id))
+        finally:
+            with self.lock:
+                self.utterances.pop(request_id, None)
+            self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
+
+
+def _version() -> str:
+    from lipsync import __version__
+
+    return __version__
+
+
+def _map_names() -> list[str]:
+    """The named maps a ``say`` may ask for (none until the bundled maps are installed)."""
+    try:
+        from lipsync import maps  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    folder = Path(str(resources.files(maps)))
+    return sorted(p.stem for p in folder.glob("*.txt"))
