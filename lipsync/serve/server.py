@@ -268,9 +268,11 @@ class _Session:
     def _say(self, request: SayRequest, request_id: str) -> None:
         from lipsync.curves import mouth_curves
         from lipsync.resolve import resolve
+        from lipsync.serve.shape import mouth_shares
 
         server = self.server
         lipmap = server.lipmap(request.map, request_id)
+        shares = mouth_shares(lipmap) if request.audio_mode == "client" else {}
         received = server.speaker.clock.now()
         first: list[float] = []
         client = request.audio_mode == "client"
@@ -290,6 +292,7 @@ class _Session:
                 "pcm16": base64.b64encode(piece.audio.samples.astype("<i2").tobytes()).decode("ascii"),
                 "timeline": [[p.name, float(p.start), float(p.end)] for p in timeline],
                 "morphs": list(lipmap.morphs), "keyframes": {},
+                "shape": {m: list(share) for m, share in shares.items()},
             }
             if any(name not in ("sil", "pau") for name in timeline.names):
                 curves = mouth_curves(timeline, lipmap)

@@ -1,0 +1,207 @@
+"""``lipsync serve`` over real sockets: Python WebSocket clients, a fake agent, the schema."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from agent import TcpAgent
+from serveclient import client, serving
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from lipsync.clock import VirtualClock
+from lipsync.jtalk import synthesize
+from lipsync.lipmap import load_map
+from lipsync.speaker import Speaker
+from lipsync.stream import speech_pieces
+from lipsync.timeline import Timeline
+
+LONG = "今日はとても良い天気ですね。散歩に行きましょう。公園で少し休んでから、帰りに買い物をします。"
+
+
+def quick() -> Speaker:
+    """No agent, a silent output on a virtual clock: speech takes no real time."""
+    return Speaker(None, audio="null", clock=VirtualClock())
+
+
+def test_say_gets_started_frames_on_the_fps_grid_and_ended() -> None:
+    with serving(quick()) as server, client(server) as c:
+        c.send({"type": "say", "id": "k1", "text": "こんにちは", "fps": 30})
+        got = c.ended("k1")
+    kinds = [m["type"] for m in got]
+    assert kinds[0] == "started" and kinds[-1] == "ended" and got[-1]["stopped"] is False
+    frames = [m for m in got if m["type"] == "frame"]
+    times = [m["t"] for m in frames]
+    assert times == pytest.approx([n / 30 for n in range(len(times))], abs=1e-6)
+    assert set(frames[0]["weights"]) == set(load_map().morphs)
+    assert max(max(m["weights"].values()) for m in frames) > 0.3  # the mouth opened
+    assert all(w == 0 for w in frames[-1]["weights"].values())  # and closed
+
+
+def test_request_ids_are_echoed_or_given() -> None:
+    with serving(quick()) as server, client(server) as c:
+        c.send({"type": "say", "text": "はい"})
+        first = c.recv()
+        assert first["type"] == "started" and first["id"].startswith("s")
+        c.ended(first["id"])
+
+
+def test_client_audio_arrives_piece_by_piece_first_piece_first() -> None:
+    pieces = list(speech_pieces(LONG))
+    assert len(pieces) >= 3
+    with serving(quick()) as server, client(server) as c:
+        c.send({"type": "say", "id": "long", "text": LONG, "audio": "client"})
+        got = c.ended("long")
+    assert got[0]["type"] == "started"
+    speech = [m for m in got if m["type"] == "speech"]
+    assert len(speech) == len(pieces)
+    for message, piece in zip(speech, pieces, strict=True):
+        samples = np.frombuffer(base64.b64decode(message["pcm16"]), dtype="<i2")
+        assert message["sample_rate"] == piece.audio.sample_rate
+        assert np.array_equal(samples, piece.audio.samples)  # the very sound, in order
+        timeline = Timeline([(n, e - s) for n, s, e in message["timeline"]], allow_empty=True)
+        assert float(timeline.duration) == pytest.approx(len(samples) / message["sample_rate"], abs=0.002)
+    offsets = [m["offset"] for m in speech]
+    ends = np.cumsum([len(base64.b64decode(m["pcm16"])) / 2 / m["sample_rate"] for m in speech])
+    assert offsets[0] == 0 and offsets[1:] == pytest.approx(list(ends[:-1]), abs=0.002)
+    assert "a" in str(speech[0]["timeline"]) and speech[0]["keyframes"]
+    assert not [m for m in got if m["type"] == "frame"]
+
+
+def test_wav_with_labels_is_spoken_and_bad_wav_refused() -> None:
+    audio, timeline = synthesize("はい")
+    mono = "".join(f"{float(p.start):.4f} {float(p.end):.4f} {p.name}\n" for p in timeline)
+    wav = base64.b64encode(audio.to_wav_bytes()).decode()
+    with serving(quick()) as server, client(server) as c:
+        c.send({"type": "say", "id": "w", "wav": wav, "labels": mono, "audio": "client"})
+        got = c.ended("w")
+        (speech,) = [m for m in got if m["type"] == "speech"]
+        assert [p[0] for p in speech["timeline"]] == list(timeline.names)
+        c.send({"type": "say", "id": "bad", "wav": "bm90IGEgd2F2", "labels": mono})
+        reply = c.recv()
+        assert reply == {"type": "error", "code": "bad_speech", "id": "bad", "message": reply["message"]}
+        assert "WAV" in reply["message"]
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    ("{not json", "bad_json"),
+    (b"\x00\x01", "bad_json"),
+    ("[1, 2]", "bad_json"),
+    ('{"type": "dance"}', "unknown_type"),
+    ('{"type": "say", "id": "x"}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "fps": 0}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "audio": "speaker"}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "volume": 3}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "map": "/nonexistent/lip.txt"}', "bad_map"),
+    ('{"type": "say", "id": "x", "text": "   "}', "bad_speech"),
+    ('{"type": "say", "id": "bad id!", "text": "あ"}', "bad_message"),
+])
+def test_malformed_requests_get_an_error_and_the_connection_stays_open(frame: str | bytes, code: str) -> None:
+    with serving(quick()) as server, client(server) as c:
+        c.send_raw(frame)
+        reply = c.recv()
+        assert reply["type"] == "error" and reply["code"] == code and reply["message"]
+        c.send({"type": "say", "id": "after", "text": "はい"})
+        assert c.ended("after")[-1]["stopped"] is False
+
+
+def test_a_foreign_origin_is_refused_and_the_own_page_and_no_origin_accepted() -> None:
+    with serving(quick()) as server:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(server.url, origin="http://evil.example")  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+        with pytest.raises(InvalidStatus):
+            connect(server.url, origin=f"http://127.0.0.1:{server.port + 1}")  # type: ignore[arg-type]
+        for origin in (f"http://127.0.0.1:{server.port}", f"http://localhost:{server.port}", None):
+            with client(server, origin=origin) as c:
+                assert c.hello["path"] == "/lipsync"
+
+
+def test_http_serves_the_page_and_nothing_else() -> None:
+    with serving(quick()) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        with urllib.request.urlopen(base + "/") as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+        for path in ("/etc/passwd", "/../schema.json", "/lipsync"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + path)
+            assert refused.value.code in (404, 426)
+        rebound = urllib.request.Request(base + "/", headers={"Host": f"evil.example:{server.port}"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound)
+        assert refused.value.code == 404
+
+
+def test_requests_are_rate_limited() -> None:
+    with serving(quick()) as server, client(server) as c:
+        for _ in range(40):
+            c.send({"type": "stop"})
+        reply = c.recv()
+        assert reply["code"] == "rate_limited"
+
+
+def test_an_oversized_message_closes_only_that_connection() -> None:
+    with serving(quick()) as server:
+        with client(server) as c:
+            c.send_raw(json.dumps({"type": "say", "text": "あ" * (17 * 1024 * 1024 // 3)}))
+            with pytest.raises(ConnectionClosed) as closed:
+                c.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        with client(server) as c:
+            c.send({"type": "say", "id": "ok", "text": "はい"})
+            assert c.ended("ok")[-1]["stopped"] is False
+
+
+def agent_speaker(agent: TcpAgent) -> Speaker:
+    """A real-time silent output (speech can be cut short) and the fake agent."""
+    return Speaker(agent.url, "mei", audio="null", sync="clock")
+
+
+def test_with_an_agent_stop_mid_speech_ends_stopped_and_sends_stop() -> None:
+    with TcpAgent() as agent, serving(agent_speaker(agent)) as server, client(server) as c:
+        c.send({"type": "say", "id": "long", "text": LONG})
+        assert c.recv()["type"] == "started"
+        assert agent.wait_for(lambda lines: any(x.startswith("LIPSYNC_START|mei|") for x in lines))
+        c.send({"type": "stop", "id": "halt"})
+        assert c.ended("long")[-1]["stopped"] is True
+        assert agent.wait_for(lambda lines: "LIPSYNC_STOP|mei" in lines)
+        assert agent.connections == 1
+
+
+def test_with_an_agent_client_audio_drives_it_too() -> None:
+    with TcpAgent() as agent, serving(Speaker(agent.url, "mei", audio="null", sync="clock",
+                                              clock=VirtualClock())) as server, client(server) as c:
+        c.send({"type": "say", "id": "k", "text": "こんにちは", "audio": "client"})
+        c.ended("k")
+        _, timeline = synthesize("こんにちは")
+        assert agent.wait_for(lambda lines: f"LIPSYNC_START|mei|{timeline.to_sequence()}" in lines)
+
+
+def test_a_client_vanishing_mid_speech_stops_its_speech_and_no_one_elses() -> None:
+    with TcpAgent() as agent, serving(agent_speaker(agent)) as server:
+        with client(server) as c:
+            c.send({"type": "say", "id": "gone", "text": LONG})
+            assert c.recv()["type"] == "started"
+            assert agent.wait_for(lambda lines: any(x.startswith("LIPSYNC_START") for x in lines))
+            c.connection.socket.shutdown(socket.SHUT_RDWR)  # no close frame: it just vanished
+        assert agent.wait_for(lambda lines: "LIPSYNC_STOP|mei" in lines)
+        with client(server) as other:
+            other.send({"type": "say", "id": "next", "text": "はい"})
+            assert other.ended("next")[-1]["stopped"] is False
+        assert agent.connections == 1
+
+
+def test_interrupt_ends_what_plays_with_stopped() -> None:
+    with TcpAgent() as agent, serving(agent_speaker(agent)) as server, client(server) as c:
+        c.send({"type": "say", "id": "one", "text": LONG})
+        assert c.recv()["type"] == "started"
+        c.send({"type": "say", "id": "two", "text": "はい", "interrupt": True})
+        got = c.ended("two")
+        ended = {m["id"]: m["stopped"] for m in got if m["type"] == "ended"}
+        assert ended == {"one": True, "two": False}
