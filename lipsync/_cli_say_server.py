@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import re
 import sys
@@ -69,11 +70,12 @@ def say_via_server(args: argparse.Namespace) -> int:
 
     url = server_url(args.server)
     request = _request(args)
+    stack = contextlib.ExitStack()
     try:
-        connection = connect(url, open_timeout=5, max_size=None, compression=None)
+        connection = stack.enter_context(connect(url, open_timeout=5, max_size=None, compression=None))
     except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
         raise AgentUnreachable(f"lipsync: no lipsync server at {url}: {exc}") from exc
-    with connection:
+    with stack:
         try:
             connection.send(json.dumps(request, ensure_ascii=False))
             while True:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -74,3 +77,21 @@ def client(server: Server, **options: Any) -> Iterator[Client]:
 def serving(speaker: Speaker, **options: Any) -> Iterator[Server]:
     with speaker, Server(speaker, port=0, **options) as server:
         yield server
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run ``lipsync serve --port 0 --audio null ARGS``; yield its ws:// URL (once it listens)
+    and the process. Leaving sends SIGINT and expects exit code 130."""
+    process = subprocess.Popen([sys.executable, "-m", "lipsync", "serve", "--port", "0", "--audio", "null",
+                                *args], stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "serving ws://" in line, line + process.stderr.read()
+        yield line.split("serving ")[1].split()[0], process
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=20)
+        process.stderr.close()  # type: ignore[union-attr]
+    assert code == 130

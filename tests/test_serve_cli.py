@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from agent import TcpAgent
+from serveclient import serve_process
 
 from lipsync.jtalk import synthesize
 
@@ -19,18 +20,8 @@ LONG = "今日はとても良い天気ですね。散歩に行きましょう。
 
 @contextmanager
 def serve(*args: str) -> Iterator[str]:
-    """Run ``lipsync serve --port 0 ARGS``; yield its ws:// URL once it listens."""
-    process = subprocess.Popen([*LIPSYNC, "serve", "--port", "0", "--audio", "null", *args],
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        assert "serving ws://" in line, line + process.stderr.read()
-        yield line.split("serving ")[1].split()[0]
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 130
-        process.stderr.close()  # type: ignore[union-attr]
+    with serve_process(*args) as (url, _):
+        yield url
 
 
 def say(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
