@@ -8,9 +8,11 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from lipsync._atomic import write_atomic
 from lipsync._cli_io import Handler, UsageError, err, out, report
 from lipsync.errors import LipsyncError, ValueRefused
-from lipsync.lipmap import LipMap, format_weight
+from lipsync.lipmap import LipMap, format_weight, load_map
+from lipsync.maps import MAP_NAMES, map_bytes
 
 __all__ = ["add_map_commands"]
 
@@ -30,7 +32,7 @@ def _map_check(args: argparse.Namespace) -> int:
     status = 0
     for path in args.files:
         try:
-            lipmap = LipMap.load(path)
+            lipmap = load_map(path)
         except LipsyncError as exc:
             report(exc)
             status = 2
@@ -47,8 +49,26 @@ def _map_check(args: argparse.Namespace) -> int:
     return status
 
 
+def _map_list(args: argparse.Namespace) -> int:
+    width = max(len(name) for name in MAP_NAMES)
+    for name, about in MAP_NAMES.items():
+        out(f"{name.ljust(width)}  {about}")
+    return 0
+
+
+def _map_copy(args: argparse.Namespace) -> int:
+    if args.name not in MAP_NAMES:
+        raise UsageError(f"map copy: {args.name!r} is not a named map ({', '.join(MAP_NAMES)})")
+    target = Path(args.target)
+    if target.exists() and not args.force:
+        raise UsageError(f"map copy: {target} exists (give --force to replace it)")
+    write_atomic(target, map_bytes(args.name))
+    out(f"{target}: copied map {args.name}")
+    return 0
+
+
 def _map_show(args: argparse.Namespace) -> int:
-    lipmap = LipMap.load(args.file)
+    lipmap = load_map(args.file)
     phonemes = args.phonemes or list(lipmap.phonemes)
     rows = {p: lipmap.weights(p) for p in phonemes}
     if args.json:
@@ -139,12 +159,21 @@ def add_map_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     def finish(p: argparse.ArgumentParser) -> None:
         p.add_argument("-o", "--output", type=Path, help="write here instead of over FILE")
 
-    p = sub.add_parser("check", help="validate maps; exit 2 at the first fault of a bad one")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p = sub.add_parser("list", help="list the named maps (one per avatar standard)")
+    p.set_defaults(handler=_map_list)
+
+    p = sub.add_parser("copy", help="copy a named map to a file, to start editing it")
+    p.add_argument("name", metavar="NAME", help="a named map (see 'lipsync map list')")
+    p.add_argument("target", metavar="FILE")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(handler=_map_copy)
+
+    p = sub.add_parser("check", help="validate maps (files or names); exit 2 at the first fault of a bad one")
+    p.add_argument("files", nargs="+", metavar="FILE|NAME")
     p.set_defaults(handler=_map_check)
 
-    p = sub.add_parser("show", help="print a map as a table (or --json)")
-    p.add_argument("file", type=Path, metavar="FILE")
+    p = sub.add_parser("show", help="print a map (a file or a name) as a table (or --json)")
+    p.add_argument("file", metavar="FILE|NAME")
     p.add_argument("phonemes", nargs="*", metavar="PHONEME", help="only these rows")
     p.add_argument("--json", action="store_true", help="print JSON: morphs, phonemes, encoding")
     p.set_defaults(handler=_map_show)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 from pathlib import Path
 
 from lipsync._atomic import write_atomic
 from lipsync._cli_io import UsageError, err, out
+from lipsync._cli_progress import long_text_note
 from lipsync.labels import FORMATS, read_labels
 from lipsync.labels.segments import format_mono
 from lipsync.lipmap import LipMap, load_map
@@ -34,24 +33,36 @@ def add_source_arguments(
     parser.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking rate (default 1.0)")
     parser.add_argument("--half-tone", type=float, default=0.0, metavar="N", help="pitch shift in semitones")
-    parser.add_argument("--map", type=Path, metavar="FILE", help="lip map (default: the bundled one)")
+    parser.add_argument("--map", metavar="NAME|FILE",
+                        help="lip map: a named map (lipsync map list) or a file (default: mmdagent)")
     parser.add_argument("--unknown", metavar="PHONEME",
                         help="draw phonemes the map lacks as this one, with a warning (default: refuse)")
 
 
-def load_speech(args: argparse.Namespace) -> tuple[Audio | None, Timeline, LipMap]:
-    """The audio (when synthesised), the timeline with names the map knows, and the map."""
+def load_speech(
+    args: argparse.Namespace, *, need_audio: bool = True
+) -> tuple[Audio | None, Timeline, LipMap]:
+    """The audio (when synthesised), the timeline with names the map knows, and the map.
+
+    Without ``need_audio``, text is timed by Open JTalk's duration step alone (no audio).
+    """
     given = [name for name in ("text", "labels", "sequence") if getattr(args, name, None) is not None]
     if len(given) != 1:
         raise UsageError("give exactly one of TEXT, --labels FILE or --sequence SEQ")
     lipmap = load_map(args.map)
     audio: Audio | None = None
-    if args.text is not None:
+    if args.text is not None and not need_audio:
+        from lipsync.jtalk import durations
+
+        with long_text_note(args.text, "timing"):
+            timeline = durations(args.text, voice=args.voice, speed=args.speed)
+    elif args.text is not None:
         from lipsync.jtalk import synthesize
 
-        audio, timeline = synthesize(
-            args.text, voice=args.voice, speed=args.speed, half_tone=args.half_tone
-        )
+        with long_text_note(args.text, "synthesising"):
+            audio, timeline = synthesize(
+                args.text, voice=args.voice, speed=args.speed, half_tone=args.half_tone
+            )
     elif args.labels is not None:
         timeline = read_labels(
             args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
@@ -67,7 +78,7 @@ def load_speech(args: argparse.Namespace) -> tuple[Audio | None, Timeline, LipMa
 def _timeline(args: argparse.Namespace) -> int:
     if args.wav is not None and args.text is None:
         raise UsageError("--wav needs TEXT: only synthesised speech has audio to write")
-    audio, timeline, _ = load_speech(args)
+    audio, timeline, _ = load_speech(args, need_audio=args.wav is not None or args.json)
     if args.wav is not None and audio is not None:
         audio.save_wav(args.wav)
     if args.lab is not None:
@@ -86,27 +97,18 @@ def _timeline(args: argparse.Namespace) -> int:
 
 
 def _curves(args: argparse.Namespace) -> int:
-    from lipsync.curves import FPS, mouth_curves
+    from lipsync.curves import mouth_curves
+    from lipsync.export.curves import curves_csv, curves_json, keyframes_json
 
-    _, timeline, lipmap = load_speech(args)
+    _, timeline, lipmap = load_speech(args, need_audio=False)
     curves = mouth_curves(timeline, lipmap)
     if args.keyframes:
-        out(json.dumps({"fps": FPS, "morphs": list(curves.morphs), "keyframes": curves.keyframes()},
-                       ensure_ascii=False))
-        return 0
-    times, weights = curves.sample(args.fps)
-    if args.output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["time", *curves.morphs])
-        for t, row in zip(times.tolist(), weights.tolist(), strict=True):
-            writer.writerow([f"{t:.6f}", *(f"{w:.6f}" for w in row)])
-        out(buffer.getvalue().rstrip("\n"))
+        text = keyframes_json(curves)
+    elif args.output_format == "csv":
+        text = curves_csv(curves, args.fps)
     else:
-        out(json.dumps({
-            "fps": args.fps, "morphs": list(curves.morphs), "times": times.round(6).tolist(),
-            "weights": {m: weights[:, i].round(6).tolist() for i, m in enumerate(curves.morphs)},
-        }, ensure_ascii=False))
+        text = curves_json(curves, args.fps)
+    out(text.rstrip("\n"))
     return 0
 
 

@@ -11,8 +11,10 @@ import signal
 from collections.abc import Sequence
 
 from lipsync import __version__
+from lipsync._cli_export import add_export_command
 from lipsync._cli_io import Handler, err, report
 from lipsync._cli_map import add_map_commands
+from lipsync._cli_plot import add_plot_command
 from lipsync._cli_say import add_say_command
 from lipsync._cli_serve import add_serve_command
 from lipsync._cli_speech import add_speech_commands
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_say_command(commands)
     add_speech_commands(commands)
     add_map_commands(commands)
+    add_export_command(commands)
+    add_plot_command(commands)
     add_serve_command(commands)
     return parser
 

@@ -12,12 +12,18 @@ From a LIPSYNC sequence (whole milliseconds, as the agent receives them) to keys
 Between keyframes weights are linear in time. At the start the mouth blends in from closed
 over min(6 frames, the second keyframe's time), as the agent blends from the model's current
 mouth (taken here as closed).
+
+A timeline that starts after 0 (labels whose first phoneme is at 0.5 s) keeps that offset:
+``sample()`` and ``keyframes()`` are on the audio's clock, so baked curves never lead the
+sound. ``at()`` and ``duration`` stay on the motion's own clock (0 = its LIPSYNC_START).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from lipsync.errors import ValueRefused
@@ -84,12 +90,17 @@ def motion_keys(pairs: Sequence[tuple[str, int | float]], first_row: str) -> lis
 class MouthCurves:
     """Per-morph keyframes of one lip-sync motion, and their values at any time.
 
-    Times are seconds from the moment the motion starts (the LIPSYNC_START).
+    ``at()`` and ``duration`` take seconds from the moment the motion starts (the
+    LIPSYNC_START); ``start`` is when that is on the audio's clock (the timeline's start),
+    and ``sample()``, ``keyframes()`` and ``end`` are on the audio's clock. Keyframes are
+    whole frames, so they shift by ``start`` rounded to the nearest frame (``start_frame``).
     """
 
-    def __init__(self, keys: list[Key], lipmap: LipMap) -> None:
+    def __init__(self, keys: list[Key], lipmap: LipMap, start: Fraction | float = 0) -> None:
         import numpy as np
 
+        self.start = float(start)
+        self.start_frame = math.floor(Fraction(start) * FPS + Fraction(1, 2))
         self.keys = keys
         self.morphs = lipmap.morphs
         self.frames = np.array([k.frame for k in keys], dtype=np.float64)
@@ -102,10 +113,18 @@ class MouthCurves:
         """Seconds until the last (closing) keyframe."""
         return float(self.frames[-1]) / FPS
 
+    @property
+    def end(self) -> float:
+        """Seconds on the audio's clock at the last (closing) keyframe."""
+        return self.start + self.duration
+
     def keyframes(self) -> dict[str, list[tuple[int, float]]]:
-        """``{morph: [(frame, weight), ...]}`` at 30 fps, one keyframe per key."""
+        """``{morph: [(frame, weight), ...]}`` at 30 fps on the audio's clock, one per key."""
+        shift = self.start_frame
         return {
-            morph: [(int(f), float(w)) for f, w in zip(self.frames, self.weights[:, i], strict=True)]
+            morph: [
+                (int(f) + shift, float(w)) for f, w in zip(self.frames, self.weights[:, i], strict=True)
+            ]
             for i, morph in enumerate(self.morphs)
         }
 
@@ -122,13 +141,16 @@ class MouthCurves:
         return out
 
     def sample(self, fps: float = 60.0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Times from 0 to the end at ``fps``, and the weights at those times."""
+        """Times from 0 to ``end`` at ``fps`` (the audio's clock), and the weights then.
+
+        Before ``start`` the mouth is at rest (weights 0).
+        """
         import numpy as np
 
-        if not fps > 0:
-            raise ValueRefused(f"fps must be above 0, not {fps}")
-        times = np.arange(int(np.floor(self.duration * fps)) + 1, dtype=np.float64) / fps
-        return times, self.at(times)
+        if not (fps > 0 and math.isfinite(fps)):
+            raise ValueRefused(f"fps must be a number above 0, not {fps}")
+        times = np.arange(int(np.floor(self.end * fps + 1e-9)) + 1, dtype=np.float64) / fps
+        return times, self.at(times - self.start)
 
 
 def mouth_curves(timeline: Timeline, lipmap: LipMap) -> MouthCurves:
@@ -140,4 +162,4 @@ def mouth_curves(timeline: Timeline, lipmap: LipMap) -> MouthCurves:
     pairs = list(zip(timeline.names, timeline.milliseconds(), strict=True))
     for name, _ in pairs:
         lipmap.weights(name)  # refuses an unknown name
-    return MouthCurves(motion_keys(pairs, lipmap.phonemes[0]), lipmap)
+    return MouthCurves(motion_keys(pairs, lipmap.phonemes[0]), lipmap, timeline.start)

@@ -11,6 +11,7 @@ Shift_JIS (MMDAgent before 2015); the encoding is detected and kept.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ _CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "shift_jis": "cp932"}
 _BOM = b"\xef\xbb\xbf"
 _COUNT = re.compile(r"\+?\d+\Z")
 _SJIS_MORPH_LIMIT = 15  # bytes: MMDAgent-EX (the VMD format) cuts morph names here
+logger = logging.getLogger("lipsync.lipmap")
 
 
 @dataclass(frozen=True)
@@ -263,11 +265,15 @@ def _warnings(
         for token in row.weights:
             if float(token) > 1:
                 warn(token, f"weight {token} of {quote(str(row.name))} is above 1")
-    missing = [p for p in OPEN_JTALK_PHONEMES if p not in rows]
+    from lipsync.resolve import ALIASES
+
+    # A phoneme whose alias the map has is sent as that alias (gw as g in the stock map).
+    missing = [p for p in OPEN_JTALK_PHONEMES if p not in rows and ALIASES.get(p) not in rows]
     if missing:
         warn(
             layout.phoneme_count,
-            "Open JTalk phonemes missing (MMDAgent-EX draws them as the first row): "
+            "Open JTalk phonemes missing, with no alias in the map (MMDAgent-EX draws them as "
+            "the first row): "
             + ", ".join(missing),
         )
     return tuple(found)
@@ -634,11 +640,24 @@ def _row_text(text: str, template: _Row, name: str, weights: Sequence[float]) ->
     return row
 
 
-def load_map(path: str | Path | None = None) -> LipMap:
-    """Load the lip map at ``path``, or the bundled default (MMDAgent-EX's, plus gw and kw)."""
-    if path is not None:
-        return LipMap.load(path)
-    from importlib.resources import files
+def load_map(source: str | Path | None = None) -> LipMap:
+    """Load a named map (``"vrm"``, see ``lipsync.maps.MAP_NAMES``) or the lip map at a path.
 
-    data = files("lipsync").joinpath("data/lip.txt").read_bytes()
-    return LipMap.parse(data, source="lipsync/data/lip.txt")
+    ``None`` gives the default, ``mmdagent``: MMDAgent-EX's stock map as the agent ships it
+    (it has no ``gw``/``kw`` rows: ``lipsync.resolve`` sends them as ``g``/``k``). A ``str``
+    that is a map name is the named map even if a file of that name exists (write ``./vrm``
+    for the file); a ``Path`` is always a file.
+    """
+    from lipsync.maps import DEFAULT_MAP, MAP_NAMES, named_map
+
+    if source is None:
+        return named_map(DEFAULT_MAP)
+    if isinstance(source, str) and source in MAP_NAMES:
+        if Path(source).exists():
+            logger.warning("%s: the named map %r, not the file of that name (write ./%s for it)",
+                           source, source, source)
+        return named_map(source)
+    path = Path(source)
+    if isinstance(source, str) and not path.exists() and path.name == source and not path.suffix:
+        raise ValueRefused(f"{source}: no such file, and not a named map ({', '.join(MAP_NAMES)})")
+    return LipMap.load(path)

@@ -17,7 +17,8 @@ __all__ = ["ALIASES", "resolve"]
 
 #: Other tools' names for Open JTalk phonemes. Julius writes silB/silE at the ends, sp for a
 #: pause and q for the geminate, and a colon for a long vowel; aligners write "" or <sil>
-#: for silence (label readers turn an empty text into sil or pau before this).
+#: for silence (label readers turn an empty text into sil or pau before this). An alias
+#: is used only when the map lacks the name itself.
 ALIASES: dict[str, str] = {
     "silB": "sil",
     "silE": "sil",
@@ -30,6 +31,10 @@ ALIASES: dict[str, str] = {
     "o:": "o",
     "<sil>": "sil",
     "spn": "pau",
+    # MMDAgent-EX's stock lip.txt has no rows for Open JTalk's gw and kw (loanword gwa, kwa):
+    # sent as they are, the agent would draw them as its first row.
+    "gw": "g",
+    "kw": "k",
 }
 
 

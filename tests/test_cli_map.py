@@ -34,9 +34,8 @@ def test_check_summarises_each_file(capsys):
     code, out, _ = run(capsys, "map", "check", STOCK, SJIS)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == f"{STOCK}: ok, 4 morphs, 69 phonemes, utf-8, CRLF, 1 warning"
-    assert "gw, kw" in lines[1]
-    assert lines[2].startswith(f"{SJIS}: ok, 4 morphs, 44 phonemes, shift_jis, CRLF")
+    assert lines[0] == f"{STOCK}: ok, 4 morphs, 69 phonemes, utf-8, CRLF, 0 warnings"
+    assert lines[1].startswith(f"{SJIS}: ok, 4 morphs, 44 phonemes, shift_jis, CRLF")
 
 
 def test_check_reports_a_bad_file_with_its_place(capsys, tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LIP_FILES, REFERENCE, ROOT
+from conftest import LIP_FILES, REFERENCE
 
 from lipsync import LipMap, NameRefused, ParseError, SourceError, ValueRefused, load_map
 
@@ -26,8 +26,13 @@ def test_stock_file_values():
     assert lipmap.weights("o") == (0.0, 0.0, 0.0, 0.8)
     assert lipmap.encoding == "utf-8"
     assert lipmap.newline == "\r\n"
+    assert lipmap.warnings == ()  # gw and kw are covered by their aliases g and k
+
+
+def test_missing_phonemes_without_an_alias_are_warned():
+    lipmap = LipMap.parse("1 m\n2\na 0.5\ngw 0.1\n", "few.txt")
     (warning,) = lipmap.warnings
-    assert "gw, kw" in warning.message and (warning.line, warning.column) == (9, 1)
+    assert "i, u, e, o" in warning.message and "gw" not in warning.message.split(": ", 1)[1].split(", ")
 
 
 def test_shift_jis_is_detected():
@@ -122,15 +127,12 @@ def test_warnings_for_heavy_weights_and_long_morph_names():
     assert any("w.txt:3:3: warning: weight 1.5" in m for m in messages)
 
 
-def test_bundled_map_covers_every_open_jtalk_phoneme():
-    bundled = load_map()
-    assert bundled.warnings == ()
-    assert bundled.weights("gw") == bundled.weights("g")
-    assert bundled.weights("kw") == bundled.weights("k")
-    shipped = (ROOT / "lipsync" / "data" / "lip.txt").read_bytes()
-    assert (ROOT / "data" / "lip.txt").read_bytes() == shipped
-    stock = LipMap.load(STOCK)
-    assert bundled.to_bytes().startswith(stock.to_bytes()[:100].replace(b"69", b"71"))
+def test_default_map_is_the_stock_file_and_takes_gw_like_g():
+    default = load_map()
+    assert default.to_bytes() == STOCK.read_bytes()
+    assert default.warnings == ()  # gw and kw go through their aliases
+    edited = default.add_phoneme("gw", like="g")  # the README's example
+    assert edited.weights("gw") == default.weights("g")
 
 
 # -- editing --------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Formats: ``hts`` (full-context labels with 100 ns times), ``mono`` (``start end phoneme``,
 100 ns integers or seconds), ``julius`` (segmentation-kit / WaveSurfer, seconds),
-``textgrid`` (Praat, long or short form) and ``voicevox`` (an AudioQuery JSON). Full-context
+``textgrid`` (Praat, long or short form), ``voicevox`` (an AudioQuery JSON) and ``json``
+(the timeline JSON lipsync writes; ``lipsync.labels.write`` has the writers). Full-context
 labels without times are timed by Open JTalk's HTS engine: the durations it would use.
 """
 
@@ -13,12 +14,13 @@ from pathlib import Path
 from lipsync.errors import SourceError, ValueRefused, quote
 from lipsync.labels.segments import OPEN_JTALK_LABEL, is_full_context, read_segments
 from lipsync.labels.textgrid import decode_textgrid, read_textgrid
+from lipsync.labels.timeline_json import is_timeline_json, read_timeline_json
 from lipsync.labels.voicevox import read_audio_query
 from lipsync.timeline import Timeline
 
 __all__ = ["FORMATS", "detect_format", "read_labels"]
 
-FORMATS = ("hts", "mono", "julius", "textgrid", "voicevox")
+FORMATS = ("hts", "mono", "julius", "textgrid", "voicevox", "json")
 _JULIUS_NAMES = frozenset({"silB", "silE", "sp", "q"})
 
 
@@ -26,7 +28,7 @@ def detect_format(text: str) -> str:
     """Tell a label format from its content (see ``FORMATS``)."""
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
-        return "voicevox"
+        return "json" if is_timeline_json(stripped) else "voicevox"
     if stripped.startswith(("File type", '"ooTextFile"')):
         return "textgrid"
     lines = [line.split() for line in stripped.splitlines() if line.strip()]
@@ -67,6 +69,8 @@ def read_labels(
     kind = format or detect_format(text)
     if kind == "voicevox":
         return read_audio_query(text, source)
+    if kind == "json":
+        return read_timeline_json(text, source)
     if kind == "textgrid":
         return read_textgrid(text, source, tier=tier)
     lines = [line for line in text.splitlines() if line.strip()]

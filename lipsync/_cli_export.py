@@ -1,0 +1,99 @@
+"""``lipsync export``: speech into the files other tools read (VMD, Rhubarb, curves, labels)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from lipsync._cli_io import UsageError, err, out
+from lipsync._cli_progress import Progress, long_text_note
+from lipsync._cli_speech import add_source_arguments
+from lipsync.export import FORMATS
+from lipsync.export.job import ExportJob, run
+
+__all__ = ["add_export_command"]
+
+
+def _template(args: argparse.Namespace, output: Path) -> ExportJob:
+    text = args.text if args.text is not None else args.with_text
+    return ExportJob(
+        output=output, text=text, labels=args.labels, sequence=args.sequence, wav=args.wav,
+        format=args.to_format, map=args.map, fps=args.fps, label_format=args.label_format,
+        tier=args.tier, voice=args.voice, speed=args.speed, unknown=args.unknown, model=args.vmd_model,
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    if not (args.fps > 0 and args.fps <= 1000):
+        raise UsageError(f"--fps must be above 0 and at most 1000, not {args.fps:g}")
+    if args.batch is not None:
+        return _batch(args)
+    if args.output is None:
+        raise UsageError("export needs -o OUT (its extension picks the format, or give --to-format)")
+    if args.text is not None and args.with_text is not None:
+        raise UsageError("give the text once: TEXT or --text TEXT")
+    if args.with_text is not None and args.wav is None:
+        raise UsageError("--text goes with --wav AUDIO (for text alone, give TEXT)")
+    job = _template(args, args.output)
+    with long_text_note(job.text, "timing"):
+        target = run(job, on_warning=lambda w: err(f"lipsync: warning: {w}"))
+    out(f"{target}: {job.target_format}")
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from lipsync.export.batch import BatchRow, read_batch, run_batch
+
+    single = ("text", "labels", "sequence", "wav", "with_text", "output")
+    if any(getattr(args, n) is not None for n in single):
+        raise UsageError("--batch takes its inputs and outputs from the list: no TEXT, --labels, "
+                         "--sequence, --wav, --text or -o with it")
+    jobs = args.jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise UsageError(f"-j must be 1 or more, not {jobs}")
+    rows = read_batch(args.batch, _template(args, Path("-")))
+    progress = Progress("export", len(rows))
+    done = 0
+    failures: list[tuple[int, str]] = []
+
+    def finished(row: BatchRow, error: str | None) -> None:
+        nonlocal done
+        done += 1
+        if error is not None:
+            failures.append((row.line, error))
+            progress.close()
+            err(f"{args.batch}:{row.line}: {error}")
+        progress.update(done, f" rows, {len(failures)} failed" if failures else " rows")
+
+    try:
+        run_batch(rows, jobs, finished)
+    finally:
+        progress.close()
+    written = len(rows) - len(failures)
+    failed = f", {len(failures)} failed" if failures else ""
+    out(f"{args.batch}: {written} of {len(rows)} rows written{failed}")
+    return 2 if failures else 0
+
+
+def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "export", help="write speech as VMD, Rhubarb, curves or label files",
+        description="Write the mouth motion of speech (text, labels, a sequence, or audio with its "
+        "text) as a file other tools read: " + ", ".join(FORMATS) + ". The format follows OUT's "
+        "extension (.vmd, .json = curves-json, .csv, .tsv = rhubarb-tsv, .lab, .TextGrid, "
+        ".txt = audacity) unless --to-format is given.",
+    )
+    add_source_arguments(p, format_option="--label-format")
+    p.add_argument("--wav", type=Path, metavar="AUDIO",
+                   help="the speech's audio: with --text, aligned to it; with --labels, its length")
+    p.add_argument("--text", dest="with_text", metavar="TEXT", help="the text spoken in --wav AUDIO")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT", help="the file to write (atomically)")
+    p.add_argument("--to-format", choices=FORMATS, metavar="F", help="one of: " + ", ".join(FORMATS))
+    p.add_argument("--fps", type=float, default=60.0, help="curves samples per second (default 60)")
+    p.add_argument("--vmd-model", default="", metavar="NAME", help="model name in the VMD header")
+    p.add_argument("--batch", type=Path, metavar="LIST.tsv",
+                   help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT")
+    p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="processes for --batch (default: every core)")
+    p.set_defaults(handler=_export)

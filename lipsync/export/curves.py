@@ -1,0 +1,72 @@
+"""Mouth curves as text: CSV (a time column, then one column per morph) and JSON.
+
+A map may write a signed parameter as two columns, ``X`` (its positive half) and ``-X``
+(its negative half), because a lip map holds only weights of 0 or more (the ``live2d`` map
+does this for ``ParamMouthForm``). These formats join them: column ``X`` is ``X - (-X)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING
+
+from lipsync.curves import FPS, MouthCurves
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["curves_csv", "curves_json", "keyframes_json", "signed_columns"]
+
+
+def signed_columns(
+    morphs: tuple[str, ...], weights: npt.NDArray[np.float64]
+) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """Join each ``-X`` column into column ``X`` (as ``X - (-X)``); others stay as they are."""
+    import numpy as np
+
+    names: list[str] = []
+    columns: list[npt.NDArray[np.float64]] = []
+    for i, morph in enumerate(morphs):
+        if morph.startswith("-") and morph[1:] in morphs:
+            continue
+        column = weights[:, i]
+        negative = f"-{morph}"
+        if negative in morphs:
+            column = column - weights[:, morphs.index(negative)]
+        names.append(morph)
+        columns.append(column)
+    stacked = np.stack(columns, axis=1) if columns else np.empty((len(weights), 0))
+    return names, stacked
+
+
+def curves_csv(curves: MouthCurves, fps: float) -> str:
+    """``time,<morph>...`` rows at ``fps`` from 0 to the end, six decimals."""
+    times, weights = curves.sample(fps)
+    names, weights = signed_columns(curves.morphs, weights)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["time", *names])
+    for t, row in zip(times.tolist(), weights.tolist(), strict=True):
+        writer.writerow([f"{t:.6f}", *(f"{w:.6f}" for w in row)])
+    return buffer.getvalue()
+
+
+def curves_json(curves: MouthCurves, fps: float) -> str:
+    """``{"fps", "morphs", "times", "weights": {morph: [...]}}`` at ``fps``, one line."""
+    times, weights = curves.sample(fps)
+    names, weights = signed_columns(curves.morphs, weights)
+    return json.dumps({
+        "fps": fps, "morphs": names, "times": times.round(6).tolist(),
+        "weights": {m: (weights[:, i].round(6) + 0.0).tolist() for i, m in enumerate(names)},
+    }, ensure_ascii=False) + "\n"
+
+
+def keyframes_json(curves: MouthCurves) -> str:
+    """``{"fps": 30, "start_frame", "morphs", "keyframes": {morph: [[frame, weight], ...]}}``."""
+    return json.dumps({
+        "fps": FPS, "start_frame": curves.start_frame, "morphs": list(curves.morphs),
+        "keyframes": curves.keyframes(),
+    }, ensure_ascii=False) + "\n"
