@@ -38,8 +38,12 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
 
     request: dict[str, Any] = {"type": "say", "id": "cli", "audio": "local"}
     if args.map is not None:
+        from lipsync.maps import MAP_NAMES
+
+        # A file is named as the server can find it; a map name goes as it is.
         local = Path(args.map)
-        request["map"] = str(local.resolve()) if local.exists() else str(args.map)
+        named = isinstance(args.map, str) and args.map in MAP_NAMES
+        request["map"] = str(local.resolve()) if local.exists() and not named else str(args.map)
     if args.wav is None:
         if args.text is None:
             raise UsageError("--labels and --sequence need the audio they describe: --wav FILE")

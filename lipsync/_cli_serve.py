@@ -68,7 +68,8 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--model", metavar="ALIAS", help="the agent's model alias (with an agent --to)")
     p.add_argument("--audio", choices=OUTPUTS, default="miniaudio",
                    help="where \"audio\": \"local\" speech plays (default miniaudio)")
-    p.add_argument("--map", type=Path, metavar="FILE", help="default lip map (and the agent's names)")
+    p.add_argument("--map", metavar="NAME|FILE",
+                   help="the default lip map: a named map (vrm0 for VSeeFace over VMC) or a file")
     p.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     p.add_argument("--unknown", metavar="PHONEME", help="draw phonemes a map lacks as this one")
     p.add_argument("--fps", type=float, default=60.0, help="VMC frames a second (default 60)")

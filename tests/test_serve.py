@@ -18,6 +18,8 @@ from websockets.sync.client import connect
 from lipsync.clock import VirtualClock
 from lipsync.jtalk import synthesize
 from lipsync.lipmap import load_map
+from lipsync.maps import MAP_NAMES
+from lipsync.serve.shape import VOWEL_SHAPES, mouth_shares
 from lipsync.speaker import Speaker
 from lipsync.stream import speech_pieces
 from lipsync.timeline import Timeline
@@ -42,6 +44,30 @@ def test_say_gets_started_frames_on_the_fps_grid_and_ended() -> None:
     assert set(frames[0]["weights"]) == set(load_map().morphs)
     assert max(max(m["weights"].values()) for m in frames) > 0.3  # the mouth opened
     assert all(w == 0 for w in frames[-1]["weights"].values())  # and closed
+
+
+@pytest.mark.parametrize("name", ["vrm0", "live2d"])
+def test_a_named_map_gives_its_own_morphs(name: str) -> None:
+    lipmap = load_map(name)
+    with serving(quick()) as server, client(server) as c:
+        assert name in c.hello["maps"]
+        c.send({"type": "say", "id": "m", "text": "こんにちは", "map": name})
+        frames = [m for m in c.ended("m") if m["type"] == "frame"]
+        c.send({"type": "say", "id": "c", "text": "こんにちは", "map": name, "audio": "client"})
+        (speech,) = [m for m in c.ended("c") if m["type"] == "speech"]
+    assert all(set(f["weights"]) == set(lipmap.morphs) for f in frames)
+    assert speech["morphs"] == list(lipmap.morphs) and set(speech["keyframes"]) == set(lipmap.morphs)
+    assert set(speech["shape"]) == set(lipmap.morphs)
+
+
+def test_mouth_shares_give_each_named_map_the_reference_vowels() -> None:
+    for name in MAP_NAMES:
+        lipmap = load_map(name)
+        shares = mouth_shares(lipmap)
+        for vowel, (opening, rounding) in VOWEL_SHAPES.items():
+            row = lipmap.weights(vowel)
+            drawn = [sum(w * shares[m][k] for w, m in zip(row, lipmap.morphs, strict=True)) for k in (0, 1)]
+            assert drawn == pytest.approx([opening, rounding], abs=0.1), (name, vowel)
 
 
 def test_request_ids_are_echoed_or_given() -> None:
@@ -132,18 +158,23 @@ def test_http_serves_the_page_and_nothing_else() -> None:
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(base + path)
             assert refused.value.code in (404, 426)
+            refused.value.close()
         rebound = urllib.request.Request(base + "/", headers={"Host": f"evil.example:{server.port}"})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(rebound)
         assert refused.value.code == 404
+        refused.value.close()
 
 
 def test_requests_are_rate_limited() -> None:
     with serving(quick()) as server, client(server) as c:
-        for _ in range(40):
+        for _ in range(25):  # a burst of 20 is allowed, then 5 a second
             c.send({"type": "stop"})
         reply = c.recv()
         assert reply["code"] == "rate_limited"
+        c.send({"type": "say", "id": "later", "text": "はい"})  # still connected, still refused
+        refused = c.until(lambda m: m.get("id") == "later")[-1]
+        assert refused["type"] == "error" and refused["code"] == "rate_limited"
 
 
 def test_an_oversized_message_closes_only_that_connection() -> None:

@@ -58,7 +58,8 @@ def dark_pixels(png: bytes) -> int:
     return sum(1 for i in range(0, len(data), 3) if data[i] < 90 and data[i + 1] < 40 and data[i + 2] < 50)
 
 
-def test_the_page_speaks_and_the_mouth_opens_on_a_vowel_and_closes_after(browser: Any) -> None:
+@pytest.mark.parametrize("lipmap", ["", "arkit"])
+def test_the_page_speaks_and_the_mouth_opens_on_a_vowel_and_closes_after(browser: Any, lipmap: str) -> None:
     with serving(Speaker(None, audio="null")) as server:
         page = browser.new_page()
         errors: list[str] = []
@@ -68,6 +69,7 @@ def test_the_page_speaks_and_the_mouth_opens_on_a_vowel_and_closes_after(browser
         mouth = page.locator("#face")
         closed_before = dark_pixels(mouth.screenshot())
         page.fill("#text", "さあ、あそぼう。")
+        page.select_option("#map", lipmap)
         page.click("#speak")
         vowel = page.evaluate(FREEZE_ON_VOWEL)
         assert vowel in ("a", "o")

@@ -25,7 +25,6 @@ import queue
 import threading
 import time
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lipsync.errors import LipsyncError
@@ -249,9 +248,10 @@ class _Session:
     def _request(self, frame: str | bytes) -> None:
         request_id: str | None = None
         try:
-            if not self._allowed():
-                raise ProtocolError("rate_limited", f"more than {RATE[1]:g} requests a second: slow down")
             kind, request_id, say = parse_request(frame)
+            if not self._allowed():
+                raise ProtocolError("rate_limited", f"more than {RATE[1]:g} requests a second: slow down",
+                                    request_id)
             if kind == "stop":
                 with self.lock:
                     mine = list(self.utterances.values())
@@ -339,10 +339,7 @@ def _version() -> str:
 
 
 def _map_names() -> list[str]:
-    """The named maps a ``say`` may ask for (none until the bundled maps are installed)."""
-    try:
-        from lipsync import maps  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    folder = Path(str(resources.files(maps)))
-    return sorted(p.stem for p in folder.glob("*.txt"))
+    """The named maps a ``say`` may ask for."""
+    from lipsync.maps import MAP_NAMES
+
+    return list(MAP_NAMES)
