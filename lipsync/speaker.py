@@ -7,9 +7,17 @@ sample reaches the device, by the output's own clock, plus ``latency``:
 
 - ``sync="clock"``: exactly then (for agents that send no events).
 - ``sync="event"``: an utterance's first START goes out before its sound, and the sound
-  starts when the agent answers ``LIPSYNC_EVENT_START`` (after ``event_timeout`` without
-  one, the speaker gives up on events and keeps to the clock); later STARTs leave that much
-  ahead of their first sample, so the agent's motion, not our message, meets the sound.
+  starts when the agent answers ``LIPSYNC_EVENT_START`` (or after ``event_timeout``, when the
+  agent is slow); later STARTs leave ahead of their first sample by the agent's delay, so
+  the agent's motion, not our message, meets the sound. The delay is a running estimate
+  (the median of the last few answers, late ones included: a busy agent took up to 0.5 s).
+  If a START goes unanswered for ``NO_EVENT_AFTER`` seconds, the speaker warns once with the
+  likely causes (most often a model alias the agent does not know: it only logs that) and
+  keeps to the clock until the agent answers again.
+
+A live agent greets each client (``REMOTE_EVENT_CONNECTED``); if a TCP or WebSocket agent
+says nothing within ``GREETING_TIMEOUT`` of the connection, the speaker warns that it
+accepted the connection but is not reading.
 
 Whenever speech ends before its lips would (``Utterance.stop()``, ``Speaker.stop()``,
 ``say(..., interrupt=True)``, ``close()``, an exception, audio shorter than its labels)
@@ -19,15 +27,27 @@ current chunk.
 
 With ``to=None`` no agent is involved: ``on_weights(t, weights)`` gets the mouth-curve
 weights MMDAgent-EX would draw, ``fps`` times a second, in step with the audio.
+
+Callbacks (``on_weights``, ``on_event``, ``on_line``, ``on_warning``) run on the speaker's
+worker thread or on the transport's reader thread, never on the caller's: keep them short
+and hand work to your own thread or loop. One that raises ends the current utterance with
+its error (``Utterance.wait()`` re-raises it) after the lips are stopped. Warnings also go
+to the ``lipsync.speaker`` logger.
+
+Synthesis stays a bounded distance ahead of the sound: at most ``MAX_AHEAD`` seconds of
+audio are queued on the output and a few pieces wait behind them.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -47,12 +67,22 @@ from lipsync.transport import DEFAULT_URL, Transport, open_transport
 if TYPE_CHECKING:
     from lipsync.curves import MouthCurves
 
-__all__ = ["EVENT_TIMEOUT", "Speaker", "Utterance"]
+__all__ = ["EVENT_TIMEOUT", "GREETING_TIMEOUT", "MAX_AHEAD", "NO_EVENT_AFTER", "Speaker", "Utterance"]
 
-#: How long ``sync="event"`` waits for the agent's LIPSYNC_EVENT_START (it took 45-99 ms
-#: on a real MMDAgent-EX) before it starts the sound anyway.
-EVENT_TIMEOUT = 0.3
+#: How long ``sync="event"`` holds an utterance's sound for the agent's LIPSYNC_EVENT_START
+#: (a real MMDAgent-EX took 45-99 ms idle, 167-466 ms busy) before it starts it anyway.
+EVENT_TIMEOUT = 0.5
+#: A START unanswered this long means the agent will not answer it (an unknown alias).
+NO_EVENT_AFTER = 2.0
+#: A live agent greets a new client at once; silence this long means it is not reading.
+GREETING_TIMEOUT = 1.0
+#: The most audio (seconds) queued on the output ahead of the device.
+MAX_AHEAD = 4.0
+_DELAYS_KEPT = 8  # event delays the running estimate is the median of
 _POLL = 0.02  # the longest a wait goes without looking at the output's clock again
+_SLICE = 0.1  # a caller's untimed wait wakes this often, so its thread's signal handlers run
+
+_log = logging.getLogger(__name__)
 
 WeightsCallback = Callable[[float, dict[str, float]], None]
 EventCallback = Callable[[str, float], None]
@@ -70,6 +100,7 @@ class Utterance:
         self._done = threading.Event()
         self._cancel = threading.Event()
         self._error: BaseException | None = None
+        self._failure: BaseException | None = None  # a callback's error, raised when it ends
         self._timeline = Timeline([])
         #: Clock time the first sample reached the device (``None`` until it did).
         self.started_at: float | None = None
@@ -96,7 +127,7 @@ class Utterance:
 
         Returns ``False`` if ``timeout`` seconds passed first.
         """
-        if not self._done.wait(timeout):
+        if not _wait(self._done.wait, timeout):
             return False
         if self._error is not None:
             raise self._error
@@ -111,6 +142,19 @@ class Utterance:
         self._done.set()
 
 
+def _wait(wait: Callable[[float], bool], timeout: float | None) -> bool:
+    """``wait(timeout)`` in short slices: a signal that lands on another thread is still
+    handled in the waiting one (CPython runs handlers only between bytecodes of the main thread).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = _SLICE if deadline is None else min(_SLICE, deadline - time.monotonic())
+        if wait(max(left, 0.0)):
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+
+
 class Speaker:
     """Speech out of the sound card, lips on the agent, in step. Use it as a context manager.
 
@@ -118,8 +162,9 @@ class Speaker:
     ``Transport``, or ``None`` for no agent. ``model`` is the agent's model alias (required
     with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
     ``Output``. ``lipmap``: the phoneme map names are checked against (default: the bundled
-    one). ``latency`` (seconds) is added to every START's time. Leaving the ``with`` block
-    normally waits for queued speech; leaving it by an exception stops it at once.
+    one). ``latency`` (seconds) is added to every START's time. ``event_timeout``: how long
+    ``sync="event"`` holds an utterance's sound for the agent's answer. Leaving the ``with``
+    block normally waits for queued speech; leaving it by an exception stops it at once.
     """
 
     def __init__(
@@ -151,8 +196,10 @@ class Speaker:
             raise ValueRefused(f"sync must be 'event' or 'clock', not {sync!r}")
         if not (math.isfinite(latency) and abs(latency) <= 10):
             raise ValueRefused(f"latency {latency} s is out of range (-10 to 10 s)")
-        if not fps > 0:
-            raise ValueRefused(f"fps must be above 0, not {fps}")
+        if not (math.isfinite(fps) and 0 < fps <= 1000):
+            raise ValueRefused(f"fps must be above 0 and at most 1000, not {fps}")
+        if not (math.isfinite(event_timeout) and 0 <= event_timeout <= 10):
+            raise ValueRefused(f"event timeout {event_timeout} s is out of range (0 to 10 s)")
         self.lipmap = lipmap if isinstance(lipmap, LipMap) else load_map(lipmap)
         if unknown is not None:
             resolve(Timeline([]), self.lipmap, unknown=unknown)  # checks the stand-in now
@@ -170,7 +217,11 @@ class Speaker:
         self.on_line, self.on_warning = on_line, on_warning
         self.transport: Transport | None = None
         self.output: Output | None = None
-        self.event_delay: float | None = None
+        self._delays: deque[float] = deque(maxlen=_DELAYS_KEPT)  # the agent's recent answers
+        self._unanswered: deque[float] = deque()  # when each START not yet answered was sent
+        self._events_missing = False  # a START went unanswered: keep to the clock until one comes
+        self._heard_anything = threading.Event()
+        self._warned: set[str] = set()
         self._state = threading.RLock()
         self._queue: list[Utterance] = []
         self._current: Utterance | None = None
@@ -181,7 +232,17 @@ class Speaker:
         self._lips_until: float | None = None
         self._chunk: tuple[int, Timeline] | None = None  # stream index and timeline of the last START
         self._event_started = threading.Event()
-        self._event_time = 0.0
+
+    @property
+    def event_delay(self) -> float | None:
+        """The agent's delay from a START to its LIPSYNC_EVENT_START: the median of the last
+        few (``None`` before the first)."""
+        with self._state:
+            delays = sorted(self._delays)
+        if not delays:
+            return None
+        middle = len(delays) // 2
+        return delays[middle] if len(delays) % 2 else (delays[middle - 1] + delays[middle]) / 2
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -198,8 +259,13 @@ class Speaker:
                 transport.on_line(self._heard)
                 transport.on_connect(self._reconnected)
                 transport.open()
-            self._worker = threading.Thread(target=self._work, name="lipsync-speaker", daemon=True)
-            self._worker.start()
+                if getattr(transport, "greets", False):
+                    watcher = threading.Thread(target=self._watch_greeting, name="lipsync-greeting",
+                                               daemon=True)
+                    watcher.start()
+            worker = threading.Thread(target=self._work, name="lipsync-speaker", daemon=True)
+            worker.start()
+            self._worker = worker
         except BaseException:
             self.close()
             raise
@@ -217,8 +283,11 @@ class Speaker:
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until everything queued has been spoken."""
-        with self._changed:
-            return self._changed.wait_for(lambda: not self._queue and self._current is None, timeout)
+        def idle(seconds: float) -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: not self._queue and self._current is None, seconds)
+
+        return _wait(idle, timeout)
 
     def close(self) -> None:
         """Stop speaking (STOP if lips may be moving) and let go of the output and the agent."""
@@ -228,8 +297,9 @@ class Speaker:
         try:
             self.stop()
             self._wake.set()
-            if self._worker is not None and self._worker is not threading.current_thread():
-                self._worker.join(timeout=5.0)
+            worker = self._worker
+            if worker is not None and worker is not threading.current_thread():
+                worker.join(timeout=5.0)
         finally:
             try:
                 if self.output is not None and self._audio is not self.output:
@@ -326,28 +396,116 @@ class Speaker:
     def _send(self, line: str) -> bool:
         if self.transport is None:
             return False
+        now = self.clock.now()
+        awaited = line.startswith("LIPSYNC_START|") and self.sync == "event"
+        if awaited:  # before the send: an agent in memory answers inside it
+            with self._state:
+                self._unanswered.append(now)
         try:
             self.transport.send(line)
         except TransportError as exc:
-            if self.on_warning is not None:
-                self.on_warning(str(exc))
+            if awaited:
+                with self._state:
+                    if now in self._unanswered:
+                        self._unanswered.remove(now)
+            self._warn(str(exc))
             return False
-        if self.on_line is not None:
-            self.on_line(">", self.clock.now(), line)
+        self._call(self.on_line, ">", now, line)
         return True
 
     def _heard(self, line: str) -> None:
+        self._heard_anything.set()
+        if not line.startswith("LIPSYNC_EVENT_"):
+            return  # the bus carries everything: other clients, CURRENT_TIME, our own echoes
         kind, _, alias = line.partition("|")
         if alias != self.model or kind not in ("LIPSYNC_EVENT_START", "LIPSYNC_EVENT_STOP"):
-            return  # the bus carries everything: other clients, CURRENT_TIME, our own echoes
+            return
         now = self.clock.now()
-        if self.on_line is not None:
-            self.on_line("<", now, line)
+        self._call(self.on_line, "<", now, line)
         if kind == "LIPSYNC_EVENT_START":
-            self._event_time = now
+            with self._state:
+                # Answers come in order; a START older than NO_EVENT_AFTER was never answered.
+                while self._unanswered and now - self._unanswered[0] > NO_EVENT_AFTER:
+                    self._unanswered.popleft()
+                if self._unanswered:
+                    self._delays.append(max(now - self._unanswered.popleft(), 0.0))
+                self._events_missing = False
+                self._warned.discard("no-event")
             self._event_started.set()
-        if self.on_event is not None:
-            self.on_event("start" if kind == "LIPSYNC_EVENT_START" else "stop", now)
+        self._call(self.on_event, "start" if kind == "LIPSYNC_EVENT_START" else "stop", now)
+
+    def _check_answers(self, wait: bool = False) -> None:
+        """Warn once when a START has gone unanswered for ``NO_EVENT_AFTER`` (``wait``: until
+        the oldest unanswered one is answered or that long old)."""
+        if self.sync != "event" or self.transport is None:
+            return
+        with self._state:
+            oldest = self._unanswered[0] if self._unanswered else None
+        if oldest is None:
+            return
+        if wait and self.clock.now() < oldest + NO_EVENT_AFTER:
+            self._event_started.clear()
+            while self.clock.now() < oldest + NO_EVENT_AFTER:
+                with self._state:
+                    current = self._current
+                    if not self._unanswered or self._unanswered[0] != oldest or self._closing or (
+                            current is not None and current._cancel.is_set()):
+                        return
+                self.clock.wait(self._event_started, min(oldest + NO_EVENT_AFTER, self.clock.now() + _POLL))
+                self._event_started.clear()
+        with self._state:
+            if not self._unanswered or self._unanswered[0] != oldest:
+                return
+            if self.clock.now() < oldest + NO_EVENT_AFTER:
+                return
+            self._events_missing = True
+            self._unanswered.clear()
+        self._warn_once(
+            "no-event",
+            f"MMDAgent-EX has not answered LIPSYNC_START for model alias '{self.model}' within "
+            f"{NO_EVENT_AFTER:g} s (no LIPSYNC_EVENT_START): is '{self.model}' the alias the agent "
+            "loaded the model under (MODEL_ADD|alias|..., case matters)? The agent only logs "
+            f"'{self.model} is not found'. Keeping to the audio clock until it answers",
+        )
+
+    def _watch_greeting(self) -> None:
+        transport = self.transport
+        if self.clock.wait(self._heard_anything, self.clock.now() + GREETING_TIMEOUT) or self._closing:
+            return
+        self._warn_once(
+            "greeting",
+            f"the agent at {transport.url if transport else '?'} accepted the connection but has said "
+            f"nothing in {GREETING_TIMEOUT:g} s (a live MMDAgent-EX greets every client with "
+            "REMOTE_EVENT_CONNECTED): its Plugin_Remote may be hung; restart it (on Linux without "
+            "a sound device, move AppData/Julius/jconf_phone.txt aside first)",
+        )
+
+    def _warn(self, message: str) -> None:
+        """A warning: to the ``lipsync.speaker`` logger and to ``on_warning``."""
+        message = message.removeprefix("lipsync: ")
+        _log.warning("%s", message)
+        self._call(self.on_warning, message)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        with self._state:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        self._warn(message)
+
+    def _call(self, callback: Callable[..., None] | None, *args: object) -> None:
+        """Run a user's callback; if it raises, the current utterance ends with its error."""
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception as exc:
+            with self._state:
+                current = self._current
+                if current is None or current.done or current._failure is not None:
+                    return
+                current._failure = exc
+            self._cancel(current)
 
     def _reconnected(self) -> None:
         """The agent is back: give it the rest of the current chunk, from where the sound is."""
@@ -366,7 +524,10 @@ class Speaker:
 
     def _lead(self) -> float:
         """How far ahead of its first sample a START leaves: the agent's measured delay."""
-        return self.event_delay if self.sync == "event" and self.event_delay is not None else 0.0
+        if self.sync != "event" or self._events_missing:
+            return 0.0
+        delay = self.event_delay
+        return 0.0 if delay is None else delay
 
     # -- the worker -----------------------------------------------------------------------------
 
@@ -380,9 +541,10 @@ class Speaker:
                 self._wake.clear()
             try:
                 _Run(self, utterance).run()
-                error: BaseException | None = None
+                self._check_answers(wait=not utterance.stopped)
+                error: BaseException | None = utterance._failure
             except BaseException as exc:  # handed to whoever waits on the utterance
-                error = exc
+                error = utterance._failure or exc
                 self._halt()
             finally:
                 with self._changed:
@@ -466,28 +628,33 @@ class _Run:
         finished = False
         try:
             while not cancel.is_set():
-                if not finished:
+                room = self._room()
+                if not finished and room:
                     finished = self._take_pieces(block=not self.actions)
                 if finished and not self.actions:
                     break
-                if not self.actions:
-                    continue
-                _, _, action = self.actions[0]
-                due = self._due(action)
-                now = self.speaker.clock.now()
-                if due is not None and now >= due:
-                    heapq.heappop(self.actions)
-                    self._do(action)
-                    continue
+                self.speaker._check_answers()
+                due: float | None = None
+                if self.actions:
+                    _, _, action = self.actions[0]
+                    due = self._due(action)
+                    if due is not None and self.speaker.clock.now() >= due:
+                        heapq.heappop(self.actions)
+                        self._do(action)
+                        continue
+                elif room:
+                    continue  # _take_pieces waited for a piece already
                 self.speaker._wake.clear()
+                now = self.speaker.clock.now()
                 wake = now + _POLL if due is None else min(due, now + _POLL)
                 self.speaker.clock.wait(self.speaker._wake, wake)
         finally:
             if not finished:
                 cancel.set()  # the producer stops at its next piece
-            if finished or isinstance(self.utterance._source, str):
+            if finished or (isinstance(self.utterance._source, str) and not self.utterance.stopped):
                 # Let a piece being made finish, so the next utterance has the CPU to itself.
-                # (Text still arriving may block its reader for good: that one is left.)
+                # A stop does not wait for it (Ctrl-C must end at once; synthesis takes a lock,
+                # so the next utterance's cannot overlap it), nor does text still arriving.
                 producer.join()
         if self.utterance.stopped:
             return
@@ -500,9 +667,17 @@ class _Run:
                 speaker._halt()
             speaker._lips_until = speaker._chunk = None
 
+    def _room(self) -> bool:
+        """Whether the output has room for another piece (at most ``MAX_AHEAD`` s queued)."""
+        if self.origin is None:
+            return True
+        return self.end - self.output.position() < MAX_AHEAD * self.rate
+
     def _take_pieces(self, *, block: bool) -> bool:
-        """Queue the pieces that are ready; ``True`` once the last has come."""
+        """Queue the pieces that are ready while there is room; ``True`` once the last has come."""
         while True:
+            if not block and not self._room():
+                return False
             try:
                 item = self.pieces.get(timeout=_POLL) if block else self.pieces.get_nowait()
             except queue.Empty:
@@ -581,19 +756,10 @@ class _Run:
             sent = speaker.clock.now()
             speaker._lips_until = math.inf
             speaker._send(chunk.line(speaker.model))
-        heard = speaker.clock.wait(speaker._event_started, sent + speaker.event_timeout)
-        if self.utterance._cancel.is_set():
-            return
-        if heard:
-            speaker.event_delay = max(speaker._event_time - sent, 0.0)
-        else:
-            speaker.event_delay = None
-            speaker.sync = "clock"
-            if speaker.on_warning is not None:
-                speaker.on_warning(
-                    f"lipsync: no LIPSYNC_EVENT_START from the agent within {speaker.event_timeout:g} s: "
-                    "keeping to the audio clock (--sync clock)"
-                )
+        if speaker._events_missing:
+            return  # the agent has stopped answering: do not hold the sound for it
+        # A late answer still counts: it lands in the running estimate when it comes.
+        speaker.clock.wait(speaker._event_started, sent + speaker.event_timeout)
 
     def _add_curves(self, start: int, timeline: Timeline) -> None:
         from lipsync.curves import mouth_curves

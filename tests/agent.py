@@ -1,41 +1,74 @@
-"""A small fake MMDAgent-EX for tests: it records each line with its arrival time.
+"""A small fake MMDAgent-EX for tests, as the real one behaves (../shared/reference/MMDAGENT_EX.md).
 
-``TcpAgent`` is the remote server (we connect to it); ``WsAgent`` is the WebSocket client
-that connects to our server. Both answer like the real agent when asked: an echo of each
-line (the bus echoes everything) and ``LIPSYNC_EVENT_START|alias`` ``event_delay`` later.
+``TcpAgent`` is the remote server (we connect to it); ``WsAgent`` is the WebSocket client that
+connects to our server. Like the real agent, both:
+
+- greet each new connection with ``REMOTE_EVENT_CONNECTED|127.0.0.1`` (``greet``);
+- echo every line they get to the client (the agent's bus echoes everything), invalid UTF-8
+  included;
+- answer ``LIPSYNC_START|alias|...`` with ``LIPSYNC_EVENT_START|alias`` ``event_delay`` later
+  (a number, or a function of the START's number for late events), and ``LIPSYNC_STOP`` with
+  ``LIPSYNC_EVENT_STOP``, but only for the model aliases they know: an unknown alias is
+  silently ignored (the real agent only logs it).
+
+``WsAgent`` speaks WebSocket over a plain socket, so it can have the real agent's quirks: it
+sends ``X-App-Type: MMDAgent`` and no ``Origin``, never answers a Close frame, takes a Close
+frame's payload as message text with no newline and keeps that partial line across
+reconnects, and reconnects after a drop only while ``retry`` allows.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
+
+Delay = float | Callable[[int], float]
 
 
 class Recorder:
     """Lines with their ``time.monotonic()`` arrival times, and a way to wait for them."""
 
-    def __init__(self, *, events: bool = True, event_delay: float = 0.05) -> None:
+    def __init__(
+        self, *, events: bool = True, event_delay: Delay = 0.05, aliases: tuple[str, ...] = ("gene",)
+    ) -> None:
         self.received: list[tuple[float, str]] = []
+        self.raw: list[bytes] = []
         self.events = events
         self.event_delay = event_delay
+        self.aliases = aliases
+        self.starts = 0
         self._changed = threading.Condition()
 
-    def _record(self, line: str, reply: Callable[[str], None]) -> None:
+    def _record(self, raw: bytes, reply: Callable[[bytes], None]) -> None:
+        line = raw.decode("utf-8", errors="replace")
         with self._changed:
             self.received.append((time.monotonic(), line))
+            self.raw.append(raw)
             self._changed.notify_all()
         if not self.events:
             return
-        reply(line)
+        reply(raw)  # the bus echoes every line, as it came
         kind, _, rest = line.partition("|")
         alias = rest.partition("|")[0]
         answer = {"LIPSYNC_START": "LIPSYNC_EVENT_START", "LIPSYNC_STOP": "LIPSYNC_EVENT_STOP"}.get(kind)
-        if answer:
-            timer = threading.Timer(self.event_delay, lambda: reply(f"{answer}|{alias}"))
-            timer.daemon = True
-            timer.start()
+        if answer is None or alias not in self.aliases:
+            return  # not a command, or "startLipSync: Gene is not found." in the agent's log only
+        delay = self.event_delay
+        if kind == "LIPSYNC_START":
+            self.starts += 1
+            if callable(delay):
+                delay = delay(self.starts)
+        elif callable(delay):
+            delay = 0.05
+        timer = threading.Timer(delay, lambda: reply(f"{answer}|{alias}".encode()))
+        timer.daemon = True
+        timer.start()
 
     @property
     def lines(self) -> list[str]:
@@ -50,8 +83,11 @@ class Recorder:
 class TcpAgent(Recorder):
     """A TCP server on 127.0.0.1 (a free port): MMDAgent-EX with Plugin_Remote_EnableServer."""
 
-    def __init__(self, *, events: bool = True, event_delay: float = 0.05, greet: bool = True) -> None:
-        super().__init__(events=events, event_delay=event_delay)
+    def __init__(
+        self, *, events: bool = True, event_delay: Delay = 0.05, greet: bool = True,
+        aliases: tuple[str, ...] = ("gene",),
+    ) -> None:
+        super().__init__(events=events, event_delay=event_delay, aliases=aliases)
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.url = f"tcp://127.0.0.1:{self.port}"
@@ -91,13 +127,16 @@ class TcpAgent(Recorder):
             buffer += data
             while b"\n" in buffer:
                 raw, buffer = buffer.split(b"\n", 1)
-                self._record(raw.decode("utf-8"), self.send)
+                self._record(raw.rstrip(b"\r"), self.send_bytes)
 
     def send(self, line: str) -> None:
+        self.send_bytes(line.encode())
+
+    def send_bytes(self, line: bytes) -> None:
         with self._send_lock:
             if self.client is not None:
                 try:
-                    self.client.sendall(line.encode() + b"\n")
+                    self.client.sendall(line + b"\n")
                 except OSError:
                     pass
 
@@ -128,49 +167,176 @@ class TcpAgent(Recorder):
         self.close()
 
 
-class WsAgent(Recorder):
-    """MMDAgent-EX's WebSocket side: connects to our server with ``X-App-Type: MMDAgent``."""
+class WsRefused(Exception):
+    """Our server answered the WebSocket upgrade with something other than 101."""
 
-    def __init__(self, url: str, *, events: bool = True, event_delay: float = 0.05) -> None:
-        super().__init__(events=events, event_delay=event_delay)
+
+class WsAgent(Recorder):
+    """MMDAgent-EX's WebSocket side (Plugin_Remote_Websocket_*), quirks and all."""
+
+    def __init__(
+        self, url: str, *, events: bool = True, event_delay: Delay = 0.05, greet: bool = True,
+        aliases: tuple[str, ...] = ("gene",), headers: dict[str, str] | None = None,
+        retry: bool = False, retry_interval: float = 0.05,
+    ) -> None:
+        super().__init__(events=events, event_delay=event_delay, aliases=aliases)
         self.url = url
-        self.connection: object = None
+        self.greet = greet
+        self.headers = {"X-App-Type": "MMDAgent"} if headers is None else headers
+        self.retry = retry
+        self.retry_interval = retry_interval
+        self.partial = b""  # text with no newline yet: kept across reconnects, as the real agent does
+        self.close_frames = 0  # Close frames received (never answered)
+        self.sessions = 0
+        self.sock: socket.socket | None = None
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
         self.thread: threading.Thread | None = None
 
+    # -- connecting ---------------------------------------------------------------------------
+
     def connect(self) -> None:
-        """Connect (in a thread of its own) and return once connected."""
-        ready = threading.Event()
-        self.thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        """Connect and return once the upgrade is done; ``WsRefused`` if the server said no."""
+        sock = self._handshake()
+        self._start(sock)
+
+    def _handshake(self) -> socket.socket:
+        parts = urlsplit(self.url)
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [f"GET {parts.path or '/'} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}",
+                 "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
+                 "Sec-WebSocket-Version: 13", *(f"{k}: {v}" for k, v in self.headers.items())]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(4096)
+            if not data:
+                break
+            answer += data
+        status = answer.split(b"\r\n", 1)[0]
+        if b" 101 " not in status + b" ":
+            sock.close()
+            raise WsRefused(status.decode(errors="replace"))
+        sock.settimeout(None)
+        self._leftover = answer.split(b"\r\n\r\n", 1)[1]
+        return sock
+
+    def _start(self, sock: socket.socket) -> None:
+        with self._lock:
+            self.sock = sock
+            self.sessions += 1
+        self.thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
         self.thread.start()
-        assert ready.wait(5), f"could not connect to {self.url}"
+        if self.greet:
+            self.send("REMOTE_EVENT_CONNECTED|127.0.0.1")
 
-    def _serve(self, ready: threading.Event) -> None:
-        from websockets.exceptions import ConnectionClosed
-        from websockets.sync.client import connect
+    # -- frames -------------------------------------------------------------------------------
 
-        with connect(self.url, additional_headers={"X-App-Type": "MMDAgent"}) as connection:
-            with self._lock:
-                self.connection = connection
-            ready.set()
-            try:
-                for message in connection:
-                    for line in str(message).splitlines():
-                        self._record(line, self.send)
-            except ConnectionClosed:
-                pass
+    def _serve(self, sock: socket.socket) -> None:
+        buffer = self._leftover
+        while True:
+            frame = self._frame(sock, buffer)
+            if frame is None:
+                break
+            opcode, payload, buffer = frame
+            if opcode == 0x8:
+                self.close_frames += 1  # never answered; its payload is taken as text
+            elif opcode not in (0x0, 0x1, 0x2):
+                continue
+            self.partial += payload
+            while b"\n" in self.partial:
+                raw, self.partial = self.partial.split(b"\n", 1)
+                self._record(raw.rstrip(b"\r"), self.send_bytes)
+        with self._lock:
+            ended_by_server = self.sock is sock  # not by our own drop()
+            if ended_by_server:
+                self.sock = None
+        if ended_by_server and self.retry and not self._stopped.is_set():
+            self._stopped.wait(self.retry_interval)
+            while not self._stopped.is_set():
+                try:
+                    self._start(self._handshake())
+                    return
+                except (OSError, WsRefused):
+                    self._stopped.wait(self.retry_interval)
+
+    @staticmethod
+    def _frame(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bytes] | None:
+        def need(count: int) -> bytes | None:
+            nonlocal buffer
+            while len(buffer) < count:
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    return None
+                if not data:
+                    return None
+                buffer += data
+            taken, buffer = buffer[:count], buffer[count:]
+            return taken
+
+        head = need(2)
+        if head is None:
+            return None
+        length = head[1] & 0x7F
+        if length == 126:
+            more = need(2)
+            length = struct.unpack("!H", more)[0] if more else -1
+        elif length == 127:
+            more = need(8)
+            length = struct.unpack("!Q", more)[0] if more else -1
+        payload = need(length) if length >= 0 else None
+        if payload is None:
+            return None
+        return head[0] & 0x0F, payload, buffer
 
     def send(self, line: str) -> None:
+        self.send_bytes(line.encode())
+
+    def send_bytes(self, line: bytes) -> None:
+        """One masked text frame holding ``line`` and a newline, invalid UTF-8 and all."""
+        payload = line + b"\n"
+        mask = os.urandom(4)
+        if len(payload) < 126:
+            head = bytes([0x81, 0x80 | len(payload)])
+        elif len(payload) < 65536:
+            head = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
+        else:
+            head = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", len(payload))
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         with self._lock:
-            connection = self.connection
-        if connection is not None:
+            sock = self.sock
+            if sock is None:
+                return
             try:
-                connection.send(line + "\n")  # type: ignore[attr-defined]
-            except Exception:
+                sock.sendall(head + mask + masked)
+            except OSError:
                 pass
 
     def drop(self) -> None:
+        """Drop the TCP connection (no Close frame), as the agent does when it goes away."""
         with self._lock:
-            connection, self.connection = self.connection, None
-        if connection is not None:
-            connection.close()  # type: ignore[attr-defined]
+            sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def close(self) -> None:
+        self._stopped.set()
+        self.drop()
+
+    def wait_session_end(self, timeout: float = 10.0) -> bool:
+        """Wait until the server ended the current session (our socket saw EOF)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.sock is None:
+                    return True
+            time.sleep(0.01)
+        return False

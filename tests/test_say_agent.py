@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from agent import TcpAgent, WsAgent
+from agent import TcpAgent
 
 from lipsync import AgentUnreachable, Audio, Timeline
 from lipsync.audio.null import NullOutput
 from lipsync.jtalk import synthesize
 from lipsync.speaker import Speaker
 from lipsync.transport.tcp import TcpTransport
-from lipsync.transport.websocket import WebSocketTransport
 
 KONNICHIWA = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 LIPSYNC = [sys.executable, "-m", "lipsync"]
@@ -152,57 +151,6 @@ def test_say_with_no_agent_exits_3_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert result.stderr.startswith("lipsync: no agent at tcp://127.0.0.1:")
     assert result.stderr.count("\n") == 1
-
-
-def test_websocket_agent_connects_to_us_and_hears_konnichiwa() -> None:
-    transport = WebSocketTransport("127.0.0.1", 0, "/chat", wait=5)
-    port = transport.bind()
-    agent = WsAgent(f"ws://127.0.0.1:{port}/chat")
-    agent.connect()
-    timeline = Timeline.from_sequence(KONNICHIWA)
-    events: list[str] = []
-    with Speaker(transport, "gene", audio="null", on_event=lambda kind, t: events.append(kind)) as speaker:
-        utterance = speaker.say(silent(timeline), timeline)
-        utterance.wait(10)
-        assert speaker.event_delay is not None and 0.04 <= speaker.event_delay < 0.5
-    assert agent.lines == [f"LIPSYNC_START|gene|{KONNICHIWA}"]
-    assert events[0] == "start"
-
-
-def test_websocket_agent_that_reconnects_gets_the_rest() -> None:
-    transport = WebSocketTransport("127.0.0.1", 0, "/chat", wait=5)
-    port = transport.bind()
-    agent = WsAgent(f"ws://127.0.0.1:{port}/chat", events=False)
-    agent.connect()
-    timeline = Timeline.from_sequence("sil,100," + ",".join("a,100,k,100" for _ in range(8)) + ",sil,100")
-    with Speaker(transport, "gene", audio="null", sync="clock") as speaker:
-        utterance = speaker.say(silent(timeline), timeline)
-        assert agent.wait_for(lambda lines: len(lines) == 1)
-        agent.drop()
-        time.sleep(0.2)  # the agent's own reconnect delay
-        agent.connect()
-        assert agent.wait_for(lambda lines: len(lines) == 2, timeout=5)
-        utterance.wait(10)
-    rest = Timeline.from_sequence(agent.lines[1].split("|")[2])
-    assert 0.5 < float(rest.duration) < float(timeline.duration) - 0.2
-
-
-def test_websocket_with_no_agent_says_which_mdf_settings_to_make() -> None:
-    with pytest.raises(AgentUnreachable, match="Plugin_Remote_Websocket_Directory=/chat"):
-        Speaker("ws://127.0.0.1:0/chat", "gene", audio="null", wait=0.1).open()
-
-
-def test_websocket_server_refuses_other_paths() -> None:
-    from websockets.exceptions import InvalidStatus
-    from websockets.sync.client import connect
-
-    transport = WebSocketTransport("127.0.0.1", 0, "/chat", wait=1)
-    port = transport.bind()
-    try:
-        with pytest.raises(InvalidStatus):
-            connect(f"ws://127.0.0.1:{port}/other")
-    finally:
-        transport.close()
 
 
 def test_tcp_transport_ignores_garbage_and_huge_lines() -> None:

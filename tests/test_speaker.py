@@ -105,18 +105,6 @@ def test_event_sync_starts_the_sound_on_the_agents_event_and_leads_later_starts(
         assert sent + 0.064 == pytest.approx(utterance.started_at + float(chunk.start), abs=1e-3)
 
 
-def test_event_sync_without_events_falls_back_to_the_clock_with_a_warning() -> None:
-    warnings: list[str] = []
-    rig = Rig(sync="event", on_warning=warnings.append)
-    timeline = Timeline.from_sequence(KONNICHIWA)
-    with rig.speaker as speaker:
-        utterance = speaker.say(silent(timeline), timeline)
-        utterance.wait(10)
-    assert speaker.sync == "clock"
-    assert any("LIPSYNC_EVENT_START" in w for w in warnings)
-    assert len(rig.starts()) == 1
-
-
 def test_stop_mid_speech_sends_one_stop_and_nothing_after() -> None:
     rig = Rig()
     starts: list[str] = []

@@ -73,6 +73,8 @@ class Transport:
     """A connection to the agent. Subclasses do the I/O in ``_open``, ``_send``, ``_close``."""
 
     url = ""
+    #: Whether a live agent on this transport greets each connection (a speaker warns if not).
+    greets = False
 
     def __init__(self) -> None:
         self._line_listeners: list[Callable[[str], None]] = []

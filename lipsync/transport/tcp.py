@@ -27,6 +27,8 @@ _BACKOFF_MAX = 2.0
 class TcpTransport(Transport):
     """A TCP client to the agent at ``host:port``."""
 
+    greets = True  # a live MMDAgent-EX greets each connection with REMOTE_EVENT_CONNECTED
+
     def __init__(
         self,
         host: str = "127.0.0.1",

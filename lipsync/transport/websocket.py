@@ -1,13 +1,28 @@
 """``ws://HOST:PORT/PATH``: we are the WebSocket server and MMDAgent-EX connects to us.
 
 MMDAgent-EX's Plugin_Remote connects to ``Plugin_Remote_Websocket_Host``/``_Port``/
-``_Directory`` and reconnects when dropped; each message is one text frame. We bind only
-the given host, wait up to ``wait`` seconds for the agent, and take each new connection as
-the agent (the newest wins).
+``_Directory`` and reconnects when dropped (only with ``Plugin_Remote_RetryCount`` set: without
+it, it gives up after one reconnect); each message is one text frame. We bind only the given
+host and wait up to ``wait`` seconds for the agent.
+
+What the real agent does shapes this module (``MMDAGENT_EX.md``, "Observed again"):
+
+- It never answers a Close frame and takes the frame's payload (``03 E8``) as message text with
+  no newline, which it keeps across reconnects: the next session's first line would arrive as
+  ``\\x03\\xe8LIPSYNC_START|...`` and draw no lips. So we never send a Close frame: a session
+  ends by dropping the TCP connection, which the agent takes as a disconnect. Each new
+  connection also gets an empty line first, which ends any stale partial line the agent holds.
+- It forwards invalid UTF-8 as it is: we read frames as bytes and never fail the connection
+  over their encoding.
+- It sends ``X-App-Type: MMDAgent`` and never an ``Origin``. Only such clients are taken as the
+  agent (a web page in the user's browser could otherwise connect, displace the agent and hear
+  every line), unless ``any_client=True``. A new agent connection replaces the old one (the
+  agent reconnecting); nothing else can.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -17,14 +32,31 @@ from lipsync.transport.base import READ_LIMIT, LineSplitter, Transport
 if TYPE_CHECKING:
     from websockets.sync.server import Server, ServerConnection
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["WebSocketTransport", "agent_setup"]
+
+
+def agent_setup(host: str, port: int, path: str) -> str:
+    """The ``.mdf`` lines that make MMDAgent-EX connect to us (and keep reconnecting)."""
+    return (f"Plugin_Remote_Websocket_Host={host}, Plugin_Remote_Websocket_Port={port}, "
+            f"Plugin_Remote_Websocket_Directory={path} and Plugin_Remote_RetryCount=100000")
+
+
+def _drop(connection: ServerConnection) -> None:
+    """End a session without a Close frame: shut the TCP connection down under it."""
+    try:
+        connection.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already gone
+        pass
 
 
 class WebSocketTransport(Transport):
     """A WebSocket server at ``host:port`` that takes the agent's connection on ``path``."""
 
+    greets = True  # a live MMDAgent-EX greets each connection with REMOTE_EVENT_CONNECTED
+
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 9001, path: str = "/chat", *, wait: float = 10.0
+        self, host: str = "127.0.0.1", port: int = 9001, path: str = "/chat", *, wait: float = 10.0,
+        any_client: bool = False,
     ) -> None:
         super().__init__()
         self.host = host
@@ -32,11 +64,13 @@ class WebSocketTransport(Transport):
         self.path = path if path.startswith("/") else "/" + path
         self.url = f"ws://{host}:{port}{self.path}"
         self.wait = wait
+        self.any_client = any_client
         self._server: Server | None = None
         self._serving: threading.Thread | None = None
         self._connection: ServerConnection | None = None
         self._arrived = threading.Condition()
         self._connections = 0
+        self._handlers = 0  # connection handlers still running
 
     @property
     def connected(self) -> bool:
@@ -52,7 +86,7 @@ class WebSocketTransport(Transport):
             raise MissingDependency("websockets is not installed: pip install websockets") from exc
         try:
             self._server = serve(
-                self._handle, self.host, self.port, process_request=self._check_path,
+                self._handle, self.host, self.port, process_request=self._check_request,
                 max_size=READ_LIMIT, compression=None, ping_interval=None,
             )
         except OSError as exc:
@@ -63,9 +97,15 @@ class WebSocketTransport(Transport):
         self._serving.start()
         return self.port
 
-    def _check_path(self, connection: ServerConnection, request: Any) -> Any:
+    def _check_request(self, connection: ServerConnection, request: Any) -> Any:
         if request.path != self.path:
             return connection.respond(404, f"lipsync listens on {self.path}\n")
+        if self.any_client:
+            return None
+        if request.headers.get("Origin") is not None:
+            return connection.respond(403, "a web page may not act as the agent\n")
+        if request.headers.get("X-App-Type") != "MMDAgent":
+            return connection.respond(403, "only MMDAgent-EX (X-App-Type: MMDAgent) may connect here\n")
         return None
 
     def _open(self) -> None:
@@ -76,32 +116,43 @@ class WebSocketTransport(Transport):
                 self._close()
                 raise AgentUnreachable(
                     f"lipsync: no agent connected to {url} within {self.wait:g} s: set "
-                    f"Plugin_Remote_Websocket_Host={self.host}, Plugin_Remote_Websocket_Port={self.port} "
-                    f"and Plugin_Remote_Websocket_Directory={self.path} in MMDAgent-EX's .mdf file"
+                    f"{agent_setup(self.host, self.port, self.path)} in MMDAgent-EX's .mdf file"
                 )
 
     def _handle(self, connection: ServerConnection) -> None:
         with self._arrived:
+            if self._server is None:
+                _drop(connection)
+                return
             previous, self._connection = self._connection, connection
             self._connections += 1
+            self._handlers += 1
             again = self._connections > 1
             self._arrived.notify_all()
-        if previous is not None:
-            previous.close()
-        if again:
-            self._reconnected()
-        splitter = LineSplitter()
         try:
-            for message in connection:
-                data = message.encode() if isinstance(message, str) else message
+            if previous is not None:
+                _drop(previous)  # the agent reconnected: the old session is over
+            try:
+                connection.send("\n")  # ends a stale partial line the agent may be holding
+            except Exception:
+                return
+            if again:
+                self._reconnected()
+            splitter = LineSplitter()
+            while True:
+                try:
+                    data = connection.recv(decode=False)
+                except Exception:  # closed or broken: the agent will reconnect
+                    return
+                data = data if isinstance(data, bytes) else data.encode()
                 for line in splitter.feed(data if data.endswith(b"\n") else data + b"\n"):
                     self._heard(line)
-        except Exception:  # a broken connection ends like a closed one: the agent will reconnect
-            pass
         finally:
             with self._arrived:
                 if self._connection is connection:
                     self._connection = None
+                self._handlers -= 1
+                self._arrived.notify_all()
 
     def _send(self, data: bytes) -> None:
         connection = self._connection
@@ -116,10 +167,13 @@ class WebSocketTransport(Transport):
             raise TransportError(f"lipsync: lost the agent on {self.url}: {exc}") from exc
 
     def _close(self) -> None:
-        server, self._server = self._server, None
-        connection, self._connection = self._connection, None
+        with self._arrived:
+            server, self._server = self._server, None
+            connection, self._connection = self._connection, None
         if connection is not None:
-            connection.close()
+            _drop(connection)
+        with self._arrived:  # let the handler see the drop, so shutdown finds nothing to Close
+            self._arrived.wait_for(lambda: self._handlers == 0, timeout=2.0)
         if server is not None:
             server.shutdown()
         if self._serving is not None and self._serving is not threading.current_thread():
