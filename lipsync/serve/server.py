@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from lipsync.lipmap import LipMap
     from lipsync.speaker import Speaker, Utterance, WeightsCallback
     from lipsync.stream import Piece
+    from lipsync.timeline import Timeline
 
 __all__ = ["DEFAULT_PORT", "PATH", "RATE", "Server"]
 
@@ -52,6 +54,7 @@ _PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascri
           "/style.css": ("style.css", "text/css")}
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 _OUTBOX = 4096  # messages queued for one client before its frames are dropped
+Message = dict[str, Any]
 
 
 class Server:
@@ -190,14 +193,15 @@ class _Session:
     def __init__(self, server: Server, connection: ServerConnection) -> None:
         self.server = server
         self.connection = connection
-        self.outbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        # Messages, or functions that make one (for work to keep off the scheduler's thread).
+        self.outbox: queue.Queue[Message | Callable[[], Message] | None] = queue.Queue()
         self.utterances: dict[str, Utterance] = {}
         self.lock = threading.Lock()
         self.tokens = float(RATE[0])
         self.refilled = time.monotonic()
         self.closed = threading.Event()
 
-    def send(self, message: dict[str, Any], *, droppable: bool = False) -> None:
+    def send(self, message: Message | Callable[[], Message], *, droppable: bool = False) -> None:
         if self.closed.is_set() or (droppable and self.outbox.qsize() > _OUTBOX):
             return  # a client that does not read loses frames, never the scheduler's time
         self.outbox.put(message)
@@ -206,9 +210,13 @@ class _Session:
         from websockets.exceptions import ConnectionClosed
 
         while True:
-            message = self.outbox.get()
-            if message is None:
+            item = self.outbox.get()
+            if item is None:
                 return
+            try:
+                message = item() if callable(item) else item
+            except LipsyncError as exc:
+                message = error("failed", str(exc).splitlines()[0], None)
             try:
                 self.connection.send(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
             except (ConnectionClosed, OSError):
@@ -266,7 +274,6 @@ class _Session:
             self.send(error("failed", str(exc).splitlines()[0], request_id))
 
     def _say(self, request: SayRequest, request_id: str) -> None:
-        from lipsync.curves import mouth_curves
         from lipsync.resolve import resolve
         from lipsync.serve.shape import mouth_shares
 
@@ -286,19 +293,9 @@ class _Session:
             if not client:
                 return
             timeline, _ = resolve(piece.timeline, lipmap, unknown=server.speaker.unknown)
-            message: dict[str, Any] = {
-                "type": "speech", "id": request_id, "offset": round(start - first[0], 6),
-                "sample_rate": piece.audio.sample_rate,
-                "pcm16": base64.b64encode(piece.audio.samples.astype("<i2").tobytes()).decode("ascii"),
-                "timeline": [[p.name, float(p.start), float(p.end)] for p in timeline],
-                "morphs": list(lipmap.morphs), "keyframes": {},
-                "shape": {m: list(share) for m, share in shares.items()},
-            }
-            if any(name not in ("sil", "pau") for name in timeline.names):
-                curves = mouth_curves(timeline, lipmap)
-                message["keyframes"] = {m: [[round(f / 30, 6), round(w, 4)] for f, w in keys]
-                                        for m, keys in curves.keyframes().items()}
-            self.send(message)
+            offset = round(start - first[0], 6)
+            # Encoding is the writer's work: this runs on the scheduler's thread.
+            self.send(lambda: _speech(request_id, offset, piece, timeline, lipmap, shares))
 
         extra = server.on_weights
 
@@ -330,6 +327,25 @@ class _Session:
             with self.lock:
                 self.utterances.pop(request_id, None)
             self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
+
+
+def _speech(request_id: str, offset: float, piece: Piece, timeline: Timeline, lipmap: LipMap,
+            shares: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """The ``speech`` message of one piece (``timeline``: its phonemes in ``lipmap``'s names)."""
+    from lipsync.curves import FPS, mouth_curves
+
+    keyframes: dict[str, list[list[float]]] = {}
+    if any(name not in ("sil", "pau") for name in timeline.names):
+        curves = mouth_curves(timeline, lipmap)
+        keyframes = {m: [[round(f / FPS, 6), round(w, 4)] for f, w in keys]
+                     for m, keys in curves.keyframes().items()}
+    return {
+        "type": "speech", "id": request_id, "offset": offset, "sample_rate": piece.audio.sample_rate,
+        "pcm16": base64.b64encode(piece.audio.samples.astype("<i2").tobytes()).decode("ascii"),
+        "timeline": [[p.name, float(p.start), float(p.end)] for p in timeline],
+        "morphs": list(lipmap.morphs), "keyframes": keyframes,
+        "shape": {m: list(share) for m, share in shares.items()},
+    }
 
 
 def _version() -> str:
