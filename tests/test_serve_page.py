@@ -7,13 +7,14 @@ is set (CI sets it: there the browser must be present and the test must run).
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from serveclient import serving
+from serveclient import CLIENT, SERVER, serving
 
 from lipsync.speaker import Speaker
 
@@ -64,6 +65,13 @@ def test_the_page_speaks_and_the_mouth_opens_on_a_vowel_and_closes_after(browser
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        frames: list[tuple[str, str]] = []  # every frame the page sent and received, to check
+
+        def watch(socket: Any) -> None:
+            socket.on("framesent", lambda payload: frames.append(("client", payload)))
+            socket.on("framereceived", lambda payload: frames.append(("server", payload)))
+
+        page.on("websocket", watch)
         page.goto(f"http://127.0.0.1:{server.port}/")
         page.wait_for_selector("#status[data-state=idle]")
         mouth = page.locator("#face")
@@ -80,6 +88,10 @@ def test_the_page_speaks_and_the_mouth_opens_on_a_vowel_and_closes_after(browser
         page.wait_for_function("() => Number(document.getElementById('mouth').dataset.open) === 0")
         closed_after = dark_pixels(mouth.screenshot())
         assert errors == []
+    kinds = {(side, json.loads(payload)["type"]) for side, payload in frames}
+    assert {("client", "say"), ("server", "hello"), ("server", "speech"), ("server", "ended")} <= kinds
+    for side, payload in frames:
+        (CLIENT if side == "client" else SERVER).validate(json.loads(payload))
     total = 400 * 280
     print(f"dark pixels: {closed_before} closed, {open_pixels} on {vowel!r}, {closed_after} after")
     assert closed_before < 0.01 * total and closed_after < 0.01 * total
