@@ -19,6 +19,7 @@ from lipsync.clock import VirtualClock
 from lipsync.jtalk import synthesize
 from lipsync.lipmap import load_map
 from lipsync.maps import MAP_NAMES
+from lipsync.serve.server import Server
 from lipsync.serve.shape import VOWEL_SHAPES, mouth_shares
 from lipsync.speaker import Speaker
 from lipsync.stream import speech_pieces
@@ -147,6 +148,17 @@ def test_a_foreign_origin_is_refused_and_the_own_page_and_no_origin_accepted() -
         for origin in (f"http://127.0.0.1:{server.port}", f"http://localhost:{server.port}", None):
             with client(server, origin=origin) as c:
                 assert c.hello["path"] == "/lipsync"
+
+
+def test_own_hosts_are_the_bound_address_and_port_never_another_name() -> None:
+    loopback = Server(quick(), host="127.0.0.1", port=50100)
+    assert loopback.own_host("127.0.0.1:50100") and loopback.own_host("localhost:50100")
+    assert loopback.own_host("[::1]:50100")
+    for other in ("127.0.0.1:50101", "evil.example:50100", "192.168.1.2:50100", "127.0.0.1", ""):
+        assert not loopback.own_host(other)
+    everywhere = Server(quick(), host="0.0.0.0", port=50100)
+    assert everywhere.own_host("192.168.1.2:50100") and everywhere.own_host("[fe80::1]:50100")
+    assert not everywhere.own_host("evil.example:50100") and not everywhere.own_host("192.168.1.2:1")
 
 
 def test_http_serves_the_page_and_nothing_else() -> None:

@@ -52,7 +52,7 @@ PATH = "/lipsync"
 RATE = (20, 5.0)
 _PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
           "/style.css": ("style.css", "text/css")}
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _OUTBOX = 4096  # messages queued for one client before its frames are dropped
 Message = dict[str, Any]
 
@@ -123,10 +123,29 @@ class Server:
 
     # -- HTTP and the handshake ---------------------------------------------------------------
 
-    def origins(self) -> set[str]:
-        """The page's own origins: a browser upgrade from anywhere else is refused."""
-        hosts = {_host(self.host)} | (set(_LOOPBACK) if self.host in _LOOPBACK else set())
-        return {f"http://{h}:{self.port}" for h in hosts if h != "::1"}
+    def own_host(self, hostport: str) -> bool:
+        """Whether ``HOST:PORT`` (a ``Host`` header, or an origin without ``http://``) is ours.
+
+        Ours: our port, and the address we bound (any loopback name when that is loopback;
+        any IP address when we bound them all). Never another DNS name: a name that resolves
+        to us is how a page elsewhere would pass for ours (DNS rebinding).
+        """
+        import ipaddress
+
+        host, colon, port = hostport.rpartition(":")
+        if not colon or port != str(self.port):
+            return False
+        host = host.strip("[]").lower()
+        bound = self.host.strip("[]").lower()
+        if host == bound or (bound in _LOOPBACK and host in _LOOPBACK):
+            return True
+        if bound in ("0.0.0.0", "::", ""):
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                return False
+            return True
+        return False
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         from websockets.datastructures import Headers
@@ -139,8 +158,8 @@ class Server:
 
         origin = request.headers.get("Origin")
         # A browser page from another site, or a DNS name rebound to us, is turned away.
-        host_ok = f"http://{request.headers.get('Host', '')}" in self.origins()
-        if origin is not None and origin not in self.origins():
+        host_ok = self.own_host(request.headers.get("Host", ""))
+        if origin is not None and not (origin.startswith("http://") and self.own_host(origin[7:])):
             return reply(http.HTTPStatus.FORBIDDEN, b"lipsync: this server speaks only for its own page\n")
         path = request.path.partition("?")[0]
         if path == PATH:
