@@ -57,6 +57,8 @@ def test_a_named_map_gives_its_own_morphs(name: str) -> None:
         c.send({"type": "say", "id": "c", "text": "こんにちは", "map": name, "audio": "client"})
         (speech,) = [m for m in c.ended("c") if m["type"] == "speech"]
     assert all(set(f["weights"]) == set(lipmap.morphs) for f in frames)
+    times = [f["t"] for f in frames]  # no "fps": the speaker's own (30 here)
+    assert times == pytest.approx([n / 30 for n in range(len(times))], abs=1e-6)
     assert speech["morphs"] == list(lipmap.morphs) and set(speech["keyframes"]) == set(lipmap.morphs)
     assert set(speech["shape"]) == set(lipmap.morphs)
 

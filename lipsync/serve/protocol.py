@@ -79,7 +79,7 @@ class SayRequest:
     timeline: Timeline | None
     interrupt: bool
     map: str | None
-    fps: float
+    fps: float | None  # None: the server's own (``--fps``)
     audio_mode: str
 
 
@@ -145,7 +145,7 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
             raise ProtocolError("bad_message", "\"wav\" needs its \"labels\" (a label file's text)",
                                 request_id)
         timeline = _labels(labels, request_id)
-    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, float(fps or 60), mode)
+    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, None if fps is None else float(fps), mode)
 
 
 def _wav(data: str, request_id: str | None) -> Audio:
