@@ -72,7 +72,8 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                    help="the default lip map: a named map (vrm0 for VSeeFace over VMC) or a file")
     p.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     p.add_argument("--unknown", metavar="PHONEME", help="draw phonemes a map lacks as this one")
-    p.add_argument("--fps", type=float, default=60.0, help="frames a second when a say names none (and for VMC; default 60)")
+    p.add_argument("--fps", type=float, default=60.0,
+                   help="frames a second when a say names none (and for VMC; default 60)")
     p.add_argument("--latency", type=float, default=0.0, metavar="MS", help="shift each START by this much")
     p.add_argument("--sync", choices=("event", "clock"), help="as for say")
     p.add_argument("--wait", type=float, metavar="SECONDS", help="how long to wait for the agent")

@@ -145,7 +145,8 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
             raise ProtocolError("bad_message", "\"wav\" needs its \"labels\" (a label file's text)",
                                 request_id)
         timeline = _labels(labels, request_id)
-    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, None if fps is None else float(fps), mode)
+    rate = None if fps is None else float(fps)
+    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode)
 
 
 def _wav(data: str, request_id: str | None) -> Audio:
