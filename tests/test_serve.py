@@ -242,6 +242,16 @@ def test_a_client_vanishing_mid_speech_stops_its_speech_and_no_one_elses() -> No
         assert agent.connections == 1
 
 
+def test_an_id_still_speaking_is_refused() -> None:
+    with serving(Speaker(None, audio="null")) as server, client(server) as c:
+        c.send({"type": "say", "id": "same", "text": LONG})
+        c.send({"type": "say", "id": "same", "text": "はい"})
+        refused = c.until(lambda m: m["type"] == "error")[-1]
+        assert refused["code"] == "bad_message" and refused["id"] == "same"
+        c.send({"type": "stop"})
+        assert c.ended("same")[-1]["stopped"] is True
+
+
 def test_interrupt_ends_what_plays_with_stopped() -> None:
     with TcpAgent() as agent, serving(agent_speaker(agent)) as server, client(server) as c:
         c.send({"type": "say", "id": "one", "text": LONG})

@@ -334,6 +334,10 @@ class _Session:
         from lipsync.serve.shape import mouth_shares
 
         server = self.server
+        with self.lock:
+            if request_id in self.utterances:
+                raise ProtocolError("bad_message", f"id {request_id!r} is still speaking: give each say "
+                                    "its own id", request_id)
         lipmap = server.lipmap(request.map, request_id)
         shares = mouth_shares(lipmap) if request.audio_mode == "client" else {}
         received = server.speaker.clock.now()
