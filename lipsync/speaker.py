@@ -720,6 +720,9 @@ class _Run:
             ]
             if handshake:
                 self._started(actions.pop(0))
+        if self.utterance.on_piece is not None:
+            # Before the next piece's synthesis may start: it holds the GIL for its whole call.
+            self.utterance.on_piece(self.output.sample_time(start), Piece(audio, timeline))
         self.playing.set()
         so_far = self.utterance._timeline
         if gap > 0:
@@ -727,8 +730,6 @@ class _Run:
         self.utterance._timeline = so_far + timeline if len(so_far) else timeline
         for action in actions:
             self._schedule(action)
-        if self.utterance.on_piece is not None:
-            self.utterance.on_piece(self.output.sample_time(start), Piece(audio, timeline))
         if self.on_weights is not None:
             self._add_curves(start, timeline)
         self._schedule(_Action(start, "first"))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from lipsync.lipmap import load_map
 from lipsync.maps import MAP_NAMES
 from lipsync.serve.server import Server
 from lipsync.serve.shape import VOWEL_SHAPES, mouth_shares
+from lipsync.sound import Audio
 from lipsync.speaker import Speaker
 from lipsync.stream import speech_pieces
 from lipsync.timeline import Timeline
@@ -260,3 +263,31 @@ def test_interrupt_ends_what_plays_with_stopped() -> None:
         got = c.ended("two")
         ended = {m["id"]: m["stopped"] for m in got if m["type"] == "ended"}
         assert ended == {"one": True, "two": False}
+
+
+def test_a_client_that_stops_reading_is_dropped_and_others_are_served() -> None:
+    # A minute of sound comes back as one 7.7 MB speech message: more than the socket buffers
+    # hold, so a client that does not read stalls the send, and the server lets it go.
+    minute = Audio(np.zeros(48000 * 60, dtype=np.int16), 48000)
+    wav = base64.b64encode(minute.to_wav_bytes()).decode()
+    with serving(quick()) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # It reads one message, then no more (and will not wait to close politely).
+        with connect(server.url, sock=sock, max_queue=1, close_timeout=0.1, max_size=None) as stalled:
+            stalled.send(json.dumps({"type": "say", "id": "flood", "wav": wav, "labels": "0.0 60.0 a\n",
+                                     "audio": "client"}))
+            with client(server) as other:
+                other.send({"type": "say", "id": "next", "text": "はい"})
+                assert other.ended("next")[-1]["stopped"] is False  # the scheduler went on
+                assert wait_until(lambda: server.clients == 1)  # the stalled one was let go
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (a state to reach, not a time to measure)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True

@@ -17,14 +17,16 @@ never holds up the scheduler.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http
 import itertools
 import json
 import logging
 import queue
+import socket
+import sys
 import threading
 import time
-from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +56,9 @@ _PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascri
           "/style.css": ("style.css", "text/css")}
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _OUTBOX = 4096  # messages queued for one client before its frames are dropped
+_STALL = 2.0  # seconds a send may make no progress before the client is let go
+_FLUSH = 0.25  # seconds the scheduler waits for a speech message to leave
+_DIRECT = 16384  # the largest message (characters) sent from the scheduler's thread
 Message = dict[str, Any]
 
 
@@ -77,6 +82,8 @@ class Server:
         self._maps: dict[str, LipMap] = {}
         self._maps_lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._sessions: set[_Session] = set()
+        self._sessions_lock = threading.Lock()
         self._server: WsServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -172,8 +179,21 @@ class Server:
         body = resources.files("lipsync.serve").joinpath("page", page[0]).read_bytes()
         return reply(http.HTTPStatus.OK, body, page[1])
 
+    @property
+    def clients(self) -> int:
+        """How many clients are connected."""
+        with self._sessions_lock:
+            return len(self._sessions)
+
     def _handle(self, connection: ServerConnection) -> None:
-        _Session(self, connection).run()
+        session = _Session(self, connection)
+        with self._sessions_lock:
+            self._sessions.add(session)
+        try:
+            session.run()
+        finally:
+            with self._sessions_lock:
+                self._sessions.discard(session)
 
     # -- what sessions share ------------------------------------------------------------------
 
@@ -209,15 +229,20 @@ def _host(host: str) -> str:
 class _Session:
     """One client: its requests in, its messages out (through its own queue and thread).
 
-    A frame skips the queue when nothing is queued before it and the socket has room: it
-    then leaves from the scheduler's thread at its sample time, one thread wake-up sooner.
+    A small urgent message (a frame, ``started``) skips the queue when nothing is queued
+    before it and the socket has room: it leaves from the scheduler's thread at once, one
+    thread wake-up sooner. A ``speech`` message is queued, and the scheduler waits (at most
+    ``_FLUSH`` seconds) until it has gone, before the next piece's synthesis may start: Open
+    JTalk holds the GIL for a whole synthesis, and would hold the message back that long. A
+    send that makes no progress for ``_STALL`` seconds (a client that stopped reading) ends
+    that client's connection; the scheduler never waits on it longer than ``_FLUSH``.
     """
 
     def __init__(self, server: Server, connection: ServerConnection) -> None:
         self.server = server
         self.connection = connection
-        # Messages, or functions that make one (for work to keep off the scheduler's thread).
-        self.outbox: queue.Queue[Message | Callable[[], Message] | None] = queue.Queue()
+        # JSON texts to send, each with an event to set once it has gone (or failed).
+        self.outbox: queue.Queue[tuple[str, threading.Event | None] | None] = queue.Queue()
         self.sending = threading.Lock()  # held while a message is on its way out
         self.pending = 0  # queued and not yet sent (read and changed under ``count``)
         self.count = threading.Lock()
@@ -227,16 +252,27 @@ class _Session:
         self.refilled = time.monotonic()
         self.closed = threading.Event()
 
-    def send(self, message: Message | Callable[[], Message], *, droppable: bool = False) -> None:
+    def send(self, message: Message, *, droppable: bool = False, urgent: bool = False,
+             wait: float = 0.0) -> None:
+        """Send ``message`` to the client, in order.
+
+        ``droppable``: a frame, dropped if the client is far behind. ``urgent``: send it at
+        once if it is small and that cannot block. ``wait``: block until it has gone, at most
+        that many seconds.
+        """
         if self.closed.is_set() or (droppable and self.outbox.qsize() > _OUTBOX):
             return  # a client that does not read loses frames, never the scheduler's time
-        if droppable and isinstance(message, dict) and self._send_now(message):
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        if (droppable or urgent) and len(text) <= _DIRECT and self._send_now(text):
             return
+        gone = threading.Event() if wait > 0 else None
         with self.count:
             self.pending += 1
-        self.outbox.put(message)
+        self.outbox.put((text, gone))
+        if gone is not None:
+            gone.wait(wait)
 
-    def _send_now(self, message: Message) -> bool:
+    def _send_now(self, text: str) -> bool:
         """Send at once if that keeps the order and cannot block; ``False`` to queue it."""
         import select
 
@@ -251,35 +287,40 @@ class _Session:
             except (OSError, ValueError):  # closed under us
                 return False
             if room:
-                self._transmit(message)
+                self._transmit(text)
             return bool(room)
         finally:
             self.sending.release()
 
-    def _transmit(self, message: Message) -> None:
+    def _transmit(self, text: str) -> None:
         from websockets.exceptions import ConnectionClosed
 
         try:
-            self.connection.send(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+            self.connection.send(text)
         except (ConnectionClosed, OSError):
+            # Part of a frame may have gone: the stream is broken, end the connection now.
             self.closed.set()
+            with contextlib.suppress(OSError):
+                self.connection.socket.shutdown(socket.SHUT_RDWR)
 
     def _write(self) -> None:
         while True:
             item = self.outbox.get()
             if item is None:
                 return
-            try:
-                message = item() if callable(item) else item
-            except LipsyncError as exc:
-                message = error("failed", str(exc).splitlines()[0], None)
+            text, gone = item
             with self.sending:
-                self._transmit(message)
+                if not self.closed.is_set():
+                    self._transmit(text)
                 with self.count:
                     self.pending -= 1
+            if gone is not None:
+                gone.set()
 
     def run(self) -> None:
         from websockets.exceptions import ConnectionClosed
+
+        _limit_sends(self.connection.socket)
 
         writer = threading.Thread(target=self._write, name="lipsync-serve-out", daemon=True)
         writer.start()
@@ -350,13 +391,12 @@ class _Session:
             if not first:
                 first.append(start)
                 self.send({"type": "started", "id": request_id, "t": round(start - received, 6),
-                           "clock": round(start, 6)})
+                           "clock": round(start, 6)}, urgent=True)
             if not client:
                 return
             timeline, _ = resolve(piece.timeline, lipmap, unknown=server.speaker.unknown)
             offset = round(start - first[0], 6)
-            # Encoding is the writer's work: this runs on the scheduler's thread.
-            self.send(lambda: _speech(request_id, offset, piece, timeline, lipmap, shares))
+            self.send(_speech(request_id, offset, piece, timeline, lipmap, shares), wait=_FLUSH)
 
         extra = server.on_weights
 
@@ -388,6 +428,18 @@ class _Session:
             with self.lock:
                 self.utterances.pop(request_id, None)
             self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
+
+
+def _limit_sends(sock: socket.socket) -> None:
+    """Let a send on ``sock`` wait at most ``_STALL`` seconds (receiving keeps no limit)."""
+    import struct
+
+    if sys.platform == "win32":
+        value = struct.pack("L", int(_STALL * 1000))
+    else:
+        value = struct.pack("ll", int(_STALL), int(_STALL % 1 * 1_000_000))
+    with contextlib.suppress(OSError):  # best effort: without it, the queue still protects
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
 def _speech(request_id: str, offset: float, piece: Piece, timeline: Timeline, lipmap: LipMap,
