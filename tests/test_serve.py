@@ -121,6 +121,26 @@ def test_wav_with_labels_is_spoken_and_bad_wav_refused() -> None:
         assert "WAV" in reply["message"]
 
 
+def test_wav_with_its_text_is_aligned_where_align_is_installed() -> None:
+    audio, timeline = synthesize("こんにちは")
+    wav = base64.b64encode(audio.to_wav_bytes()).decode()
+    try:
+        import lipsync.align  # noqa: F401
+    except ImportError:
+        aligner = False
+    else:
+        aligner = True
+    with serving(quick()) as server, client(server) as c:
+        c.send({"type": "say", "id": "t", "wav": wav, "text": "こんにちは", "audio": "client"})
+        got = c.until(lambda m: m["type"] in ("ended", "error"))
+    if not aligner:  # this build has no aligner: a clear refusal, not a guess
+        assert got[-1]["code"] == "bad_message" and "labels" in got[-1]["message"]
+        return
+    (speech,) = [m for m in got if m["type"] == "speech"]
+    names = [p[0] for p in speech["timeline"] if p[0] not in ("sil", "pau")]
+    assert names == [n for n in timeline.names if n not in ("sil", "pau")]
+
+
 @pytest.mark.parametrize(("frame", "code"), [
     ("{not json", "bad_json"),
     (b"\x00\x01", "bad_json"),

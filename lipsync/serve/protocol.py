@@ -136,15 +136,19 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
     audio = timeline = None
     if wav is None:
         if text is None:
-            raise ProtocolError("bad_message", "say needs \"text\", or \"wav\" with \"labels\"", request_id)
+            raise ProtocolError("bad_message", "say needs \"text\", or \"wav\" with \"text\" or \"labels\"",
+                                request_id)
         if labels is not None:
             raise ProtocolError("bad_message", "\"labels\" go with \"wav\"", request_id)
     else:
         audio = _wav(wav, request_id)
-        if labels is None:
-            raise ProtocolError("bad_message", "\"wav\" needs its \"labels\" (a label file's text)",
-                                request_id)
-        timeline = _labels(labels, request_id)
+        if labels is None and text is None:
+            raise ProtocolError("bad_message", "\"wav\" needs its \"text\" (to align) or its \"labels\" "
+                                "(a label file's text)", request_id)
+        if labels is not None:
+            timeline = _labels(labels, request_id)
+        else:
+            timeline = _aligned(audio, text or "", request_id)
     rate = None if fps is None else float(fps)
     return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode)
 
@@ -167,6 +171,20 @@ def _wav(data: str, request_id: str | None) -> Audio:
     if not len(samples):
         raise ProtocolError("bad_speech", "\"wav\" holds no samples", request_id)
     return Audio(np.round(samples).astype(np.int16), rate)
+
+
+def _aligned(audio: Audio, text: str, request_id: str | None) -> Timeline:
+    """Where each phoneme of ``text`` is in ``audio`` (``lipsync.align``, where installed)."""
+    try:
+        from lipsync.align import align  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise ProtocolError("bad_message", "this lipsync cannot align a \"wav\" to its \"text\": "
+                            "send its \"labels\"", request_id) from None
+    try:
+        timeline: Timeline = align(audio, text)
+    except LipsyncError as exc:
+        raise ProtocolError("bad_speech", str(exc).splitlines()[0], request_id) from None
+    return timeline
 
 
 def _labels(text: str, request_id: str | None) -> Timeline:

@@ -369,6 +369,9 @@ class _Session:
             self.send(exc.to_message())
         except LipsyncError as exc:
             self.send(error("failed", str(exc).splitlines()[0], request_id))
+        except Exception as exc:  # a fault of ours: the client hears it, the connection goes on
+            logger.warning("request %s failed: %r", request_id, exc)
+            self.send(error("failed", f"the server could not take it: {exc}", request_id))
 
     def _say(self, request: SayRequest, request_id: str) -> None:
         from lipsync.resolve import resolve
