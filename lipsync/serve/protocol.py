@@ -24,7 +24,12 @@ from lipsync.errors import LipsyncError
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
-__all__ = ["CODES", "MAX_MESSAGE", "MAX_TEXT", "ProtocolError", "SayRequest", "error", "parse_request"]
+__all__ = [
+    "CODES", "MAX_MESSAGE", "MAX_TEXT", "PATH", "ProtocolError", "SayRequest", "error", "parse_request",
+]
+
+#: The WebSocket endpoint.
+PATH = "/lipsync"
 
 #: The largest message a client may send (bytes): a WAV of about 2.5 minutes at 48 kHz.
 MAX_MESSAGE = 16 * 1024 * 1024
