@@ -45,8 +45,15 @@ def _stdin_text() -> Iterator[str]:
 
 def _say(args: argparse.Namespace) -> int:
     from lipsync.speaker import Speaker
+    from lipsync.transport.vmc import VmcSender, is_vmc_url
 
-    alias = check_alias(args.model)
+    if args.server is not None:
+        from lipsync._cli_say_server import say_via_server
+
+        return say_via_server(args)
+    if args.model is None and not is_vmc_url(args.to):
+        raise UsageError("say needs --model ALIAS (the agent's model), or --server or --to vmc://...")
+    alias = check_alias(args.model) if args.model is not None else None
     given = [name for name in ("text", "labels", "sequence") if getattr(args, name) is not None]
     if len(given) != 1:
         raise UsageError("give exactly one of TEXT, -, --labels FILE or --sequence SEQ")
@@ -72,8 +79,10 @@ def _say(args: argparse.Namespace) -> int:
             timeline = read_labels(args.labels, args.label_format, tier=args.tier)
         else:
             timeline = Timeline.from_sequence(args.sequence)
-    # A bad --to is refused before anything opens.
-    transport = open_transport(args.to, wait=args.wait, any_client=args.any_client)
+    # A bad --to is refused before anything opens. VMC is no agent: it takes the mouth weights.
+    vmc = VmcSender(args.to) if is_vmc_url(args.to) else None
+    transport = None if vmc is not None else open_transport(args.to, wait=args.wait,
+                                                            any_client=args.any_client)
     start = [0.0]
 
     def show(direction: str, at: float, line: str) -> None:
@@ -85,7 +94,7 @@ def _say(args: argparse.Namespace) -> int:
         transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
         event_timeout=args.event_timeout / 1000, unknown=args.unknown,
-        on_line=show if args.verbose else None,
+        on_line=show if args.verbose else None, fps=args.fps, on_weights=vmc,
     ) as speaker:
         start[0] = speaker.clock.now()
         if audio is not None and timeline is not None:
@@ -113,11 +122,15 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "3 agent unreachable, 130 interrupted (after the STOP was sent).",
     )
     add_source_arguments(p)
-    p.add_argument("--model", required=True, metavar="ALIAS", help="the agent's model alias (e.g. gene)")
+    p.add_argument("--model", metavar="ALIAS", help="the agent's model alias (e.g. gene)")
     p.add_argument("--wav", type=Path, metavar="FILE", help="play this 16-bit WAV instead of synthesising")
     p.add_argument("--to", default=DEFAULT_URL, metavar="URL",
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "
-                   "(the agent connects to us), or stdout")
+                   "(the agent connects to us), stdout, or vmc://HOST:PORT (VMC blend shapes, e.g. "
+                   "VSeeFace with --map vrm0)")
+    p.add_argument("--fps", type=float, default=60.0, help="VMC frames a second (default 60)")
+    p.add_argument("--server", metavar="URL",
+                   help="hand the speech to a running 'lipsync serve' at ws://HOST:PORT instead")
     p.add_argument("--audio", choices=OUTPUTS, default="miniaudio", help="audio output (default miniaudio)")
     p.add_argument("--latency", type=finite_float(-10_000, 10_000), default=0.0, metavar="MS",
                    help="send each LIPSYNC_START this much later (negative: earlier)")

@@ -20,6 +20,7 @@ from lipsync._cli_io import Handler, Parser, WarningPrinter, err, report
 from lipsync._cli_map import add_map_commands
 from lipsync._cli_plot import add_plot_command
 from lipsync._cli_say import add_say_command
+from lipsync._cli_serve import add_serve_command
 from lipsync._cli_speech import add_speech_commands
 from lipsync.errors import LipsyncError
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_map_commands(commands)
     add_export_command(commands)
     add_plot_command(commands)
+    add_serve_command(commands)
     return parser
 
 

@@ -87,6 +87,7 @@ _log = logging.getLogger(__name__)
 WeightsCallback = Callable[[float, dict[str, float]], None]
 EventCallback = Callable[[str, float], None]
 LineCallback = Callable[[str, float, str], None]
+PieceCallback = Callable[[float | None, Piece], None]
 
 
 class Utterance:
@@ -105,6 +106,12 @@ class Utterance:
         self.started_at: float | None = None
         #: Whether it was cut short by a stop.
         self.stopped = False
+        # Per-utterance choices (``Speaker.say``'s keywords); ``None``: the speaker's own.
+        self.lipmap: LipMap | None = None
+        self.fps: float | None = None
+        self.on_weights: WeightsCallback | None = None
+        self.on_piece: PieceCallback | None = None
+        self.silent = False
 
     @property
     def done(self) -> bool:
@@ -309,11 +316,23 @@ class Speaker:
         timeline: Timeline | None = None,
         *,
         interrupt: bool = False,
+        lipmap: LipMap | None = None,
+        fps: float | None = None,
+        on_weights: WeightsCallback | None = None,
+        on_piece: PieceCallback | None = None,
+        silent: bool = False,
     ) -> Utterance:
         """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
 
-        ``interrupt=True`` stops what is playing and drops what is queued first.
+        ``interrupt=True`` stops what is playing and drops what is queued first. For this
+        utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines keep the
+        speaker's map), ``fps`` and ``on_weights`` replace the speaker's; ``on_piece(t, piece)``
+        hears each piece as it is queued (``t``: when its first sample plays, by the clock);
+        ``silent=True`` plays silence of the same length (the sound goes elsewhere, e.g. to a
+        client that plays it) so the agent and the weights still keep to the output's clock.
         """
+        if fps is not None and not fps > 0:
+            raise ValueRefused(f"fps must be above 0, not {fps}")
         if isinstance(speech, Audio):
             if timeline is None:
                 raise ValueRefused("audio needs its timeline: say(audio, timeline)")
@@ -323,6 +342,8 @@ class Speaker:
         else:
             source = speech
         utterance = Utterance(self, source)
+        utterance.lipmap, utterance.fps, utterance.silent = lipmap, fps, silent
+        utterance.on_weights, utterance.on_piece = on_weights, on_piece
         with self._state:
             if self._closing or self._worker is None:
                 raise ValueRefused("the speaker is not open: use it in a 'with' block or call open()")
@@ -558,6 +579,9 @@ class _Run:
         self.curves: list[tuple[int, int, MouthCurves]] = []  # (first index, end index, curves)
         self.frame_pending = False
         self.playing = threading.Event()  # set once the first piece is queued on the output
+        self.lipmap = utterance.lipmap or speaker.lipmap
+        self.fps = utterance.fps or speaker.fps
+        self.on_weights = utterance.on_weights or speaker.on_weights
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -686,7 +710,7 @@ class _Run:
         with speaker._state:
             if self.utterance._cancel.is_set():
                 return
-            start = self.output.play(audio)
+            start = self.output.play(_silence(audio) if self.utterance.silent else audio)
             if self.origin is None:
                 self.origin = start
             gap = start - max(self.end, self.origin)
@@ -696,6 +720,9 @@ class _Run:
             ]
             if handshake:
                 self._started(actions.pop(0))
+        if self.utterance.on_piece is not None:
+            # Before the next piece's synthesis may start: it holds the GIL for its whole call.
+            self.utterance.on_piece(self.output.sample_time(start), Piece(audio, timeline))
         self.playing.set()
         so_far = self.utterance._timeline
         if gap > 0:
@@ -703,7 +730,7 @@ class _Run:
         self.utterance._timeline = so_far + timeline if len(so_far) else timeline
         for action in actions:
             self._schedule(action)
-        if speaker.on_weights is not None:
+        if self.on_weights is not None:
             self._add_curves(start, timeline)
         self._schedule(_Action(start, "first"))
 
@@ -740,7 +767,9 @@ class _Run:
 
         if not any(n not in PAUSES for n in timeline.names):
             return
-        curves = mouth_curves(timeline, self.speaker.lipmap)
+        if self.lipmap is not self.speaker.lipmap:
+            timeline, _ = resolve(timeline, self.lipmap, unknown=self.speaker.unknown)
+        curves = mouth_curves(timeline, self.lipmap)
         stop = start + math.ceil(curves.duration * self.rate) + 1  # the closing keyframe too
         self.curves.append((start, stop, curves))
         if not self.frame_pending:
@@ -788,14 +817,14 @@ class _Run:
     def _next_frame(self, after: int) -> None:
         """Schedule the first frame of the fps grid (from the first sample) at or after ``after``."""
         assert self.origin is not None
-        fps = self.speaker.fps
+        fps = self.fps
         number = math.ceil((after - self.origin) * fps / self.rate - 1e-9)
         self._schedule(_Action(self.origin + round(number * self.rate / fps), "frame"))
         self.frame_pending = True
 
     def _frame(self, index: int) -> None:
         """Call ``on_weights`` for the frame at ``index``, and schedule the next."""
-        callback = self.speaker.on_weights
+        callback = self.on_weights
         assert callback is not None and self.origin is not None
         self.frame_pending = False
         here = [c for c in self.curves if c[0] <= index < c[1]]
@@ -807,3 +836,10 @@ class _Run:
         later = [c for c in self.curves if c[1] > index + 1]
         if later:
             self._next_frame(max(index + 1, min(c[0] for c in later)))
+
+
+def _silence(audio: Audio) -> Audio:
+    """As long as ``audio``, and silent."""
+    import numpy as np
+
+    return Audio(np.zeros(len(audio), dtype=np.int16), audio.sample_rate)
