@@ -48,6 +48,7 @@ _CONSONANTS = frozenset(
 )
 #: Open JTalk names pydomino has no token for, and the one it aligns them as.
 _NEAREST = {"sil": "pau", "A": "a", "E": "e", "O": "o", "kw": "k", "gw": "g", "ty": "t"}
+_MORA_ENDS = frozenset("a i u e o A I U E O N cl".split())
 _SILENCES = frozenset({"sil", "pau", "sp", "silB", "silE"})
 #: A pause the aligner gives less time than this (frames) was not there.
 _MIN_PAUSE_FRAMES = 8
@@ -77,14 +78,13 @@ class AlignmentRefused(ValueRefused):
 class Plan:
     """What to align: Open JTalk phoneme names (no silences), where a pause may go, priors.
 
-    ``optional[i]`` is true when a pause may come before phoneme ``i`` (never at 0);
-    ``forced[i]`` when one must. ``expected`` holds a duration per phoneme (seconds, Open
-    JTalk's guess) or is empty.
+    ``optional[i]`` is true when a pause may come before phoneme ``i`` (never at 0): the
+    aligner keeps it where the voice paused. ``expected`` holds a duration per phoneme
+    (seconds, Open JTalk's guess or a label's) or is empty.
     """
 
     names: tuple[str, ...]
     optional: tuple[bool, ...]
-    forced: tuple[bool, ...]
     expected: tuple[float, ...] = ()
 
 
@@ -133,33 +133,31 @@ def _plan_from_text(text: str) -> Plan:
         phrase, pause_before = here, False
     if not names:
         raise ValueRefused(f"nothing to align in {text!r}: Open JTalk found no speech")
-    return Plan(tuple(names), tuple(optional), (False,) * len(names), tuple(expected))
+    return Plan(tuple(names), tuple(optional), tuple(expected))
 
 
 def _plan_from_string(text: str) -> Plan:
     from lipsync.names import name_fault
 
     names: list[str] = []
-    forced: list[bool] = []
-    pause_before = False
     for index, name in enumerate(text.replace(",", " ").split()):
         fault = name_fault(name)
         if fault:
             raise ValueRefused(f"phoneme {index + 1} {name!r}: {fault}")
         if name in _SILENCES:
-            pause_before = bool(names)
             continue
         if name not in _CONSONANTS and name not in _NEAREST and name not in _VOWELS | {"I", "U", "N", "cl"}:
             raise ValueRefused(
                 f"phoneme {index + 1} {name!r}: not an Open JTalk phoneme the aligner knows "
                 "(a i u e o A I U E O N cl pau and consonants such as k ky s sh ts ch ...)"
             )
-        forced.append(pause_before)
         names.append(name)
-        pause_before = False
     if not names:
         raise ValueRefused(f"nothing to align in the phoneme string {text!r}")
-    return Plan(tuple(names), (False,) * len(names), tuple(forced))
+    # No words to go by: a pause may follow any mora (a vowel, N or cl), as well as where
+    # the string has one; the audio decides which are real.
+    optional = [i > 0 and names[i - 1] in _MORA_ENDS for i in range(len(names))]
+    return Plan(tuple(names), tuple(optional))
 
 
 def _token(names: Sequence[str], index: int, before: str, after: str) -> str:
@@ -280,12 +278,12 @@ def align_plan(audio: Audio, plan: Plan) -> Timeline:
         raise AlignmentRefused(
             f"{float(audio.duration):.2f} s of audio is too short for {len(plan.names)} phonemes"
         )
-    everywhere = [o or f for o, f in zip(plan.optional, plan.forced, strict=True)]
+    everywhere = list(plan.optional)
     tokens, members = _sequence(plan, everywhere)
     starts = _run(samples, tokens, 1)
     levels = _levels(samples)
     quiet = [level < -_QUIET_DB for level in levels]
-    kept = list(plan.forced)
+    kept = [False] * len(plan.names)
     for k, token in enumerate(tokens[1:-1], start=1):
         # A pause is kept where the aligner found one and the audio is silent there for
         # long enough: more than a stop consonant's closure when one follows.

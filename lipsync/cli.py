@@ -11,6 +11,7 @@ import signal
 from collections.abc import Sequence
 
 from lipsync import __version__
+from lipsync._cli_align import add_align_command
 from lipsync._cli_io import Handler, err, report
 from lipsync._cli_map import add_map_commands
 from lipsync._cli_say import add_say_command
@@ -26,13 +27,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lipsync",
         description="Make a 3-D character's mouth move in time with speech (MMDAgent-EX and "
         "game engines).",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"lipsync {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_say_command(commands)
     add_speech_commands(commands)
     add_map_commands(commands)
+    add_align_command(commands)
+    _no_abbreviations(parser)
     return parser
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """Turn off prefix matching everywhere: ``--w`` must not quietly mean ``--wav``."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _no_abbreviations(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
