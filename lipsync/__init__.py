@@ -2,11 +2,13 @@
 
 The data flows one way::
 
-    text or label file -> Timeline -> checked against a LipMap -> chunks -> Speaker
+    text, label file or any audio + its text -> Timeline -> checked against a LipMap -> chunks -> Speaker
 
 - ``LipMap`` / ``load_map()``: MMDAgent-EX's phoneme map (lip.txt): parse, validate, edit, save.
 - ``synthesize(text)``: Japanese text -> (``Audio``, ``Timeline``) with Open JTalk's own durations.
 - ``read_labels(path)``: HTS, mono, Julius, TextGrid or VOICEVOX labels -> ``Timeline``.
+- ``align(audio, text)``: any voice's audio and the text it says -> ``Timeline`` (pydomino);
+  ``Audio.load(path)`` reads WAV, FLAC, MP3 and Ogg Vorbis.
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
 - ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
 - ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw.
@@ -22,6 +24,7 @@ first used.
 
 from __future__ import annotations
 
+from lipsync.align import align
 from lipsync.curves import MouthCurves, mouth_curves
 from lipsync.errors import (
     AgentUnreachable,
@@ -67,6 +70,7 @@ __all__ = [
     "Utterance",
     "ValueRefused",
     "__version__",
+    "align",
     "load_map",
     "mouth_curves",
     "read_labels",
