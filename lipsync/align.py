@@ -336,7 +336,13 @@ def _edges_by_prior(
             continue
         want = round(expected[k] * tempo)
         if tokens[k - 1] == "pau":
-            edges[k] = max(edges[k - 1], min(edges[k], edges[k + 1] - want))
+            begin = edges[k + 1] - want
+            if edges[k] < begin:
+                # Longer than expected: silence at its head is the pause's.
+                while edges[k] < begin and levels[edges[k]] < -_FADED_DB:
+                    edges[k] += 1
+            else:
+                edges[k] = max(edges[k - 1], begin)
         if tokens[k + 1] == "pau":
             # A fading tail is heard until the sound is all but gone.
             end = edges[k + 1]
