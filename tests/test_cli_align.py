@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from conftest import FIXTURES, REFERENCE
 
@@ -136,3 +137,24 @@ def test_options_mean_one_thing_and_are_never_abbreviated(capsys, tmp_path):
     out_csv = tmp_path / "c.csv"
     code, _, _ = run(capsys, "curves", "--sequence", "sil,50,a,100,sil,50", "-o", out_csv)
     assert code == 0 and out_csv.read_text().startswith("time,")
+
+
+@pytest.mark.parametrize(
+    ("kind", "rate", "channels"), [("u8", 22050, 1), ("s24", 44100, 2), ("f32", 48000, 2)]
+)
+def test_align_and_say_read_every_wav_sample_format(capsys, tmp_path, kind, rate, channels):
+    from test_sound import encode, riff
+
+    speech = Audio.load(FIXTURES / "tenki.flac").resampled(rate).to_float32().astype(np.float64)
+    frames = np.stack([speech] * channels, axis=1)
+    tag, bits, payload = encode(frames, kind)
+    wav = tmp_path / f"tenki-{kind}.wav"
+    wav.write_bytes(riff(tag, channels, rate, bits, payload))
+    code, out, err = run(capsys, "align", wav, PHRASE)
+    assert code == 0, err
+    assert [n for n in Timeline.from_sequence(out).names if n not in ("sil", "pau")] == SPOKEN
+    if kind != "s24":
+        return  # say reads WAV as align does; once is enough (it plays in real time)
+    code, said, err = run(capsys, "say", "--wav", wav, "--sequence", out.strip(), "--model", "gene",
+                          "--to", "stdout", "--audio", "null", "--sync", "clock")
+    assert code == 0 and err == "" and said == f"LIPSYNC_START|gene|{out.strip()}\n"
