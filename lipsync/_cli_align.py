@@ -94,8 +94,15 @@ def fit_labels(timeline: Timeline, audio: Audio) -> Timeline:
     return align_plan(audio, plan)
 
 
+def named(audio_name: str, error: Exception) -> Exception:
+    """An alignment refusal with the audio file's name in front."""
+    from lipsync.align import AlignmentRefused
+
+    return AlignmentRefused(f"{audio_name}: {error}")
+
+
 def _align(args: argparse.Namespace) -> int:
-    from lipsync.align import align
+    from lipsync.align import AlignmentRefused, align
 
     given = [name for name in ("text", "kana", "phonemes") if getattr(args, name) is not None]
     if len(given) != 1:
@@ -105,7 +112,10 @@ def _align(args: argparse.Namespace) -> int:
             raise UsageError(f"-o {path}: align writes labels ({_OUTPUTS}), not audio")
     lipmap = load_map(args.map)
     audio = Audio.load(args.audio)
-    timeline = align(audio, args.text, kana=args.kana, phonemes=args.phonemes)
+    try:
+        timeline = align(audio, args.text, kana=args.kana, phonemes=args.phonemes)
+    except AlignmentRefused as exc:
+        raise named(str(args.audio), exc) from None
     timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
     for warning in warnings:
         err(f"lipsync: warning: {warning}")

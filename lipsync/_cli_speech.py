@@ -50,7 +50,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
 
 def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
     """``--wav AUDIO`` and its timeline: from labels or a sequence (checked, or --fit), or aligned."""
-    from lipsync._cli_align import check_lengths, fit_labels
+    from lipsync._cli_align import check_lengths, fit_labels, named
+    from lipsync.align import AlignmentRefused
 
     audio = Audio.load(args.wav)
     said = [name for name in ("spoken", "kana", "phonemes") if getattr(args, name, None) is not None]
@@ -59,7 +60,10 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
 
         if args.fit:
             raise UsageError("--fit re-aligns --labels or --sequence; --text and the like align anyway")
-        return audio, align(audio, args.spoken, kana=args.kana, phonemes=args.phonemes)
+        try:
+            return audio, align(audio, args.spoken, kana=args.kana, phonemes=args.phonemes)
+        except AlignmentRefused as exc:
+            raise named(str(args.wav), exc) from None
     if args.labels is not None:
         timeline = read_labels(
             args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
@@ -69,7 +73,10 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
         timeline = Timeline.from_sequence(args.sequence)
         name = "the sequence"
     if args.fit:
-        return audio, fit_labels(timeline, audio)
+        try:
+            return audio, fit_labels(timeline, audio)
+        except AlignmentRefused as exc:
+            raise named(str(args.wav), exc) from None
     check_lengths(timeline, audio, name, str(args.wav))
     return audio, timeline
 
