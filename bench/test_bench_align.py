@@ -89,6 +89,8 @@ def test_alignment_accuracy_and_speed(benchmark, figures):
                 within * 100, "%", target="≥ 95 %", check=lambda v, b: v >= 95)
     figures.add("align: largest boundary error", max(errors), target="≤ 100 ms",
                 check=lambda v, b: v <= 0.1)
+    figures.add("align: boundaries more than 100 ms off", sum(e > 0.1 for e in errors), "boundaries",
+                target="0", check=lambda v, b: v == 0)
     figures.add(f"audio aligned ({utterances} utterances)", heard)
     figures.add("align: time to align them", spent, baseline=f"audio aligned ({utterances} utterances)",
                 target="≤ 0.1 × audio", check=lambda v, b: b is not None and v <= 0.1 * b)
