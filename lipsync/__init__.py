@@ -28,6 +28,7 @@ from lipsync.align import align
 from lipsync.curves import MouthCurves, mouth_curves
 from lipsync.errors import (
     AgentUnreachable,
+    AlignmentRefused,
     AudioError,
     LipsyncError,
     MissingDependency,
@@ -50,6 +51,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentUnreachable",
+    "AlignmentRefused",
     "Audio",
     "AudioError",
     "Chunk",

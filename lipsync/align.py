@@ -3,9 +3,12 @@
 ``align(audio, text)`` reads the text with Open JTalk's front end (or takes a kana reading
 or a phoneme string), and aligns those phonemes to the audio with pydomino's phoneme-
 transition model (16 kHz mono, 10 ms frames). The voice decides where it paused: a pause may
-fall between any two accent phrases, and the aligner is asked with one at every such place;
-those it finds no time for are dropped and the rest aligned again (the model's output is
-cached for the same audio, so the second pass costs almost nothing).
+fall between any two accent phrases (after any mora for a phoneme string), and the aligner
+is asked with one at every such place; those where the audio is not silent for long enough
+(80 ms, more before a stop, whose closure is silent too) are dropped and the rest aligned
+again (pydomino keeps the model's output for the same audio, so the second pass costs
+almost nothing). Boundaries facing silence are then placed as Open JTalk would
+(``lipsync.align_edges``).
 
 The timeline covers the audio exactly: its spans are whole samples at the audio's rate and
 add up to its length, with the silence before and after as ``sil``. Names are Open JTalk's
@@ -14,7 +17,8 @@ devoiced ``A`` as ``a``) and given back under the name they came in with.
 
 When the audio does not carry the text (another sentence, silence, noise) the alignment is
 nonsense with a pattern: phonemes squeezed to the minimum, long stretches of speech under a
-pause, long phonemes over silence. ``AlignmentRefused`` says so rather than return it.
+pause, long phonemes over silence. ``AlignmentRefused`` (a ``ValueRefused``: exit 2 from
+the CLI) says so rather than return it (``lipsync.align_check``).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from lipsync.align_edges import (
     frame_levels,
     split_devoiced,
 )
-from lipsync.errors import MissingDependency, ValueRefused
+from lipsync.errors import AlignmentRefused, MissingDependency, ValueRefused
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -59,10 +63,6 @@ _SILENCES = frozenset({"sil", "pau", "sp", "silB", "silE"})
 _MIN_PAUSE_FRAMES = 8
 _lock = threading.Lock()
 _aligner: Any = None
-
-
-class AlignmentRefused(ValueRefused):
-    """The audio does not seem to say the text: aligning it would give a confident wrong timeline."""
 
 
 @dataclass(frozen=True)
