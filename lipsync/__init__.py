@@ -2,12 +2,14 @@
 
 The data flows one way::
 
-    text or label file -> Timeline -> checked against a LipMap -> chunks -> Speaker
+    text, label file or any audio + its text -> Timeline -> checked against a LipMap -> chunks -> Speaker
 
 - ``LipMap`` / ``load_map()``: MMDAgent-EX's phoneme map (lip.txt): parse, validate, edit, save;
   ``load_map("vrm")`` gives a named map (``lipsync.maps``: one per avatar standard).
 - ``synthesize(text)``: Japanese text -> (``Audio``, ``Timeline``) with Open JTalk's own durations.
 - ``read_labels(path)``: HTS, mono, Julius, TextGrid or VOICEVOX labels -> ``Timeline``.
+- ``align(audio, text)``: any voice's audio and the text it says -> ``Timeline`` (pydomino);
+  ``Audio.load(path)`` reads WAV, FLAC, MP3 and Ogg Vorbis.
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
 - ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
 - ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw;
@@ -28,9 +30,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lipsync.aligner import align
     from lipsync.curves import MouthCurves, mouth_curves
     from lipsync.errors import (
         AgentUnreachable,
+        AlignmentRefused,
         AudioError,
         LipsyncError,
         MissingDependency,
@@ -52,8 +56,9 @@ if TYPE_CHECKING:
 # Where each public name lives. They load on first use (PEP 562), so that ``import lipsync``
 # (and the command line, which installs its signal handlers first) starts in a few ms.
 _WHERE = {
-    "AgentUnreachable": "errors", "AudioError": "errors", "LipsyncError": "errors",
-    "MissingDependency": "errors", "NameRefused": "errors", "ParseError": "errors",
+    "align": "aligner",
+    "AgentUnreachable": "errors", "AlignmentRefused": "errors", "AudioError": "errors",
+    "LipsyncError": "errors", "MissingDependency": "errors", "NameRefused": "errors", "ParseError": "errors",
     "SourceError": "errors", "SynthesisError": "errors", "TransportError": "errors",
     "ValueRefused": "errors",
     "MouthCurves": "curves", "mouth_curves": "curves",
@@ -84,6 +89,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentUnreachable",
+    "AlignmentRefused",
     "Audio",
     "AudioError",
     "Chunk",
@@ -104,6 +110,7 @@ __all__ = [
     "Utterance",
     "ValueRefused",
     "__version__",
+    "align",
     "load_map",
     "mouth_curves",
     "read_labels",

@@ -16,7 +16,7 @@ __all__ = ["add_export_command"]
 
 
 def _template(args: argparse.Namespace, output: Path) -> ExportJob:
-    text = args.text if args.text is not None else args.with_text
+    text = args.text if args.text is not None else args.spoken
     return ExportJob(
         output=output, text=text, labels=args.labels, sequence=args.sequence, wav=args.wav,
         format=args.to_format, map=args.map, fps=args.fps, label_format=args.label_format,
@@ -31,10 +31,13 @@ def _export(args: argparse.Namespace) -> int:
         return _batch(args)
     if args.output is None:
         raise UsageError("export needs -o OUT (its extension picks the format, or give --to-format)")
-    if args.text is not None and args.with_text is not None:
+    if args.text is not None and args.spoken is not None:
         raise UsageError("give the text once: TEXT or --text TEXT")
-    if args.with_text is not None and args.wav is None:
+    if args.spoken is not None and args.wav is None:
         raise UsageError("--text goes with --wav AUDIO (for text alone, give TEXT)")
+    if args.kana is not None or args.phonemes is not None or args.fit:
+        raise UsageError("export aligns --wav AUDIO to --text; for --kana, --phonemes or --fit, write "
+                         "the timing with 'lipsync align ... -o take.json', then export --labels take.json")
     job = _template(args, args.output)
     with long_text_note(job.text, "timing"):
         target = run(job, on_warning=lambda w: err(f"lipsync: warning: {w}"))
@@ -45,7 +48,7 @@ def _export(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> int:
     from lipsync.export.batch import BatchRow, read_batch, run_batch
 
-    single = ("text", "labels", "sequence", "wav", "with_text", "output")
+    single = ("text", "labels", "sequence", "wav", "spoken", "kana", "phonemes", "output")
     if any(getattr(args, n) is not None for n in single):
         raise UsageError("--batch takes its inputs and outputs from the list: no TEXT, --labels, "
                          "--sequence, --wav, --text or -o with it")
@@ -85,11 +88,7 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         ".txt = audacity) unless --to-format is given. Without --map, VMD uses the mmd map, the "
         "Rhubarb formats the rhubarb map, the others mmdagent.",
     )
-    add_source_arguments(p, format_option="--label-format")
-    p.add_argument("--wav", type=Path, metavar="AUDIO",
-                   help="recorded speech (WAV, FLAC, MP3, Ogg): with --text, the text is aligned "
-                   "to it (any voice); with --labels, its length and name for Rhubarb")
-    p.add_argument("--text", dest="with_text", metavar="TEXT", help="the text spoken in --wav AUDIO")
+    add_source_arguments(p)
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="the file to write (atomically)")
     p.add_argument("--to-format", choices=FORMATS, metavar="F", help="one of: " + ", ".join(FORMATS))
     p.add_argument("--fps", type=float, default=60.0, help="curves samples per second (default 60)")

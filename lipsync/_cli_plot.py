@@ -8,7 +8,7 @@ from pathlib import Path
 from lipsync._atomic import write_atomic
 from lipsync._cli_io import UsageError, err, out
 from lipsync._cli_progress import LONG_TEXT, Progress
-from lipsync._cli_speech import add_source_arguments
+from lipsync._cli_speech import add_source_arguments, load_speech
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -52,32 +52,29 @@ def _plot(args: argparse.Namespace) -> int:
     from lipsync.plot import PLOT_FORMATS, render
     from lipsync.resolve import resolve
 
-    given = [n for n in ("text", "labels", "sequence") if getattr(args, n) is not None]
-    if len(given) != 1:
-        raise UsageError("give exactly one of TEXT, --labels FILE or --sequence SEQ")
     fmt = args.output.suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
         raise UsageError(f"-o {args.output}: the picture is written as .png or .svg")
-    lipmap = load_map(args.map)
     audio: Audio | None = None
-    if args.text is not None and args.wav is not None:
-        from lipsync.align import align
-
-        audio = Audio.load(args.wav)
-        timeline = align(audio, args.text)
-    elif args.text is not None:
-        audio, timeline = speak(args.text, args)
-    elif args.labels is not None:
-        timeline = read_labels(
-            args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
-        )
+    if args.wav is not None:
+        # Recorded speech: timed by --labels or --sequence, or aligned to --text/--kana/--phonemes.
+        audio, timeline, lipmap = load_speech(args)
     else:
-        timeline = Timeline.from_sequence(args.sequence)
-    if args.wav is not None and audio is None:
-        audio = Audio.load(args.wav)
-    timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
-    for warning in warnings:
-        err(f"lipsync: warning: {warning}")
+        given = [n for n in ("text", "labels", "sequence") if getattr(args, n) is not None]
+        if len(given) != 1:
+            raise UsageError("give exactly one of TEXT, --labels FILE or --sequence SEQ (or --wav AUDIO)")
+        lipmap = load_map(args.map)
+        if args.text is not None:
+            audio, timeline = speak(args.text, args)
+        elif args.labels is not None:
+            timeline = read_labels(
+                args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
+            )
+        else:
+            timeline = Timeline.from_sequence(args.sequence)
+        timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
+        for warning in warnings:
+            err(f"lipsync: warning: {warning}")
     data = render(timeline, mouth_curves(timeline, lipmap), audio, format=fmt, title=args.title)
     write_atomic(args.output, data)
     out(f"{args.output}: {fmt}, {len(data)} bytes")
@@ -90,10 +87,7 @@ def add_plot_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         description="Draw speech on one time axis: the waveform with its phoneme spans, and each "
         "morph's weight as MMDAgent-EX draws it. Needs matplotlib: pip install 'lipsync-ja[plot]'.",
     )
-    add_source_arguments(p, format_option="--label-format")
-    p.add_argument("--wav", type=Path, metavar="AUDIO",
-                   help="recorded speech: with TEXT, the text is aligned to it (any voice); "
-                   "with --labels or --sequence, the waveform drawn")
+    add_source_arguments(p)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.png|svg")
     p.add_argument("--title", metavar="TEXT", help="a title above the picture")
     p.set_defaults(handler=_plot)

@@ -8,20 +8,16 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from lipsync._cli_io import UsageError, err, finite_float
-from lipsync._cli_speech import add_source_arguments
+from lipsync._cli_speech import add_source_arguments, load_speech
 from lipsync._entry import interrupt
 from lipsync.audio import OUTPUTS
 from lipsync.errors import ValueRefused
-from lipsync.labels import read_labels
 from lipsync.lipmap import load_map
 from lipsync.names import check_alias
-from lipsync.sound import Audio
 from lipsync.speaker import EVENT_TIMEOUT
 from lipsync.stream import PAUSES, speakable
-from lipsync.timeline import Timeline
 from lipsync.transport import DEFAULT_URL, open_transport
 
 __all__ = ["add_say_command"]
@@ -54,13 +50,6 @@ def _say(args: argparse.Namespace) -> int:
     if args.model is None and not is_vmc_url(args.to):
         raise UsageError("say needs --model ALIAS (the agent's model), or --server or --to vmc://...")
     alias = check_alias(args.model) if args.model is not None else None
-    given = [name for name in ("text", "labels", "sequence") if getattr(args, name) is not None]
-    if len(given) != 1:
-        raise UsageError("give exactly one of TEXT, -, --labels FILE or --sequence SEQ")
-    if args.wav is None and args.text is None:
-        raise UsageError("--labels and --sequence need the audio they describe: --wav FILE")
-    if args.wav is not None and args.text is not None:
-        raise UsageError("--wav plays recorded speech: give its --labels FILE or --sequence SEQ, not TEXT")
     if args.text is not None and args.text != "-" and not speakable(args.text):
         raise ValueRefused(f"nothing to say in {args.text[:40]!r}: no letters or digits (only "
                            "punctuation, symbols or emoji?)")
@@ -70,15 +59,17 @@ def _say(args: argparse.Namespace) -> int:
         ) if value != default]
         if ignored:
             raise UsageError(f"{', '.join(ignored)} shape synthesised speech: they do not apply to --wav")
-    lipmap = load_map(args.map)
-    audio: Audio | None = None
-    timeline: Timeline | None = None
-    if args.wav is not None:
-        audio = Audio.load_wav(args.wav)
-        if args.labels is not None:
-            timeline = read_labels(args.labels, args.label_format, tier=args.tier)
-        else:
-            timeline = Timeline.from_sequence(args.sequence)
+        # Any voice: --wav AUDIO with --labels, --sequence, or the --text it says (aligned).
+        audio, timeline, lipmap = load_speech(args)
+    else:
+        if args.labels is not None or args.sequence is not None:
+            raise UsageError("--labels and --sequence need the audio they describe: --wav FILE")
+        if args.spoken is not None or args.kana is not None or args.phonemes is not None or args.fit:
+            raise UsageError("--text, --kana, --phonemes and --fit go with recorded speech: --wav AUDIO")
+        if args.text is None:
+            raise UsageError("give exactly one of TEXT, -, --labels FILE or --sequence SEQ")
+        lipmap = load_map(args.map)
+        audio, timeline = None, None  # synthesised as it plays, piece by piece
     # A bad --to is refused before anything opens. VMC is no agent: it takes the mouth weights.
     vmc = VmcSender(args.to) if is_vmc_url(args.to) else None
     transport = None if vmc is not None else open_transport(args.to, wait=args.wait,
@@ -116,14 +107,14 @@ def _say(args: argparse.Namespace) -> int:
 def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
         "say", help="speak through the sound card while the agent moves its lips in step",
-        description="Speak Japanese text (or play --wav with its --labels or --sequence) and send "
+        description="Speak Japanese text (or play --wav AUDIO, any voice, with its --labels or "
+        "--sequence, or aligned to the --text it says) and send "
         "LIPSYNC_START to MMDAgent-EX when the sound really starts; LIPSYNC_STOP when cut short. "
         "TEXT '-' reads standard input as it arrives. Exit codes: 0 done, 2 bad input, "
         "3 agent unreachable, 130 interrupted (after the STOP was sent).",
     )
     add_source_arguments(p)
     p.add_argument("--model", metavar="ALIAS", help="the agent's model alias (e.g. gene)")
-    p.add_argument("--wav", type=Path, metavar="FILE", help="play this 16-bit WAV instead of synthesising")
     p.add_argument("--to", default=DEFAULT_URL, metavar="URL",
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "
                    "(the agent connects to us), stdout, or vmc://HOST:PORT (VMC blend shapes, e.g. "

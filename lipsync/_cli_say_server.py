@@ -59,10 +59,10 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         elif args.sequence is not None:
             spans = Timeline.from_sequence(args.sequence)
             request["labels"] = "".join(f"{float(p.start):.4f} {float(p.end):.4f} {p.name}\n" for p in spans)
-        elif args.text is not None and args.text != "-":
-            request["text"] = args.text  # the server aligns the audio to it
+        elif args.spoken is not None:
+            request["text"] = args.spoken  # the server aligns the audio to it
         else:
-            raise UsageError("--wav needs its TEXT, --labels FILE or --sequence SEQ")
+            raise UsageError("--wav needs its --text TEXT, --labels FILE or --sequence SEQ")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueRefused(f"cannot read {exc.filename if isinstance(exc, OSError) else args.labels}: "
                            f"{exc}") from exc

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from lipsync._atomic import write_atomic
 from lipsync._cli_io import UsageError, err, finite_float, out
 from lipsync._cli_progress import long_text_note
 from lipsync.labels import FORMATS, read_labels
-from lipsync.labels.segments import format_mono
 from lipsync.lipmap import LipMap, load_map
 from lipsync.resolve import resolve
 from lipsync.sound import Audio
@@ -19,17 +17,27 @@ from lipsync.timeline import Timeline
 __all__ = ["add_source_arguments", "add_speech_commands", "load_speech"]
 
 
-def add_source_arguments(
-    parser: argparse.ArgumentParser, *, format_option: str = "--format", sequence: bool = True
-) -> None:
-    """TEXT, or --labels FILE, or --sequence SEQ; voice options; the map to check against."""
+def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = True) -> None:
+    """Where speech comes from: TEXT to synthesise, or --wav AUDIO with its timing; the map.
+
+    Every command reads these the same way: TEXT is spoken by Open JTalk; --wav is recorded
+    speech (any voice), timed by --labels, --sequence, or aligned to --text/--kana/--phonemes.
+    """
     parser.add_argument("text", nargs="?", metavar="TEXT", help="Japanese text, spoken by Open JTalk")
     parser.add_argument("--labels", type=Path, metavar="FILE", help="read a label file instead")
-    parser.add_argument(format_option, dest="label_format", choices=FORMATS,
+    parser.add_argument("--label-format", dest="label_format", choices=FORMATS,
                         help="the label format (default: detected)")
     parser.add_argument("--tier", metavar="NAME", help="the TextGrid tier with the phonemes")
     if sequence:
         parser.add_argument("--sequence", metavar="SEQ", help="a LIPSYNC sequence: sil,187,k,75,...")
+    parser.add_argument("--wav", type=Path, metavar="AUDIO",
+                        help="recorded speech (WAV, FLAC, MP3, Ogg), timed by --labels, --sequence, "
+                        "or aligned to --text, --kana or --phonemes")
+    parser.add_argument("--text", dest="spoken", metavar="TEXT", help="the text --wav says (to align)")
+    parser.add_argument("--kana", metavar="KANA", help="the reading --wav says, in kana (to align)")
+    parser.add_argument("--phonemes", metavar="PHONEMES", help='the phonemes --wav says: "pau k o N ..."')
+    parser.add_argument("--fit", action="store_true",
+                        help="re-align the labels' (or sequence's) phonemes to --wav")
     parser.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     parser.add_argument("--speed", type=finite_float(0.1, 10), default=1.0,
                         help="speaking rate, 0.1 to 10 (default 1.0)")
@@ -41,19 +49,65 @@ def add_source_arguments(
                         help="draw phonemes the map lacks as this one, with a warning (default: refuse)")
 
 
+def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
+    """``--wav AUDIO`` and its timeline: from labels or a sequence (checked, or --fit), or aligned."""
+    from lipsync._cli_align import check_lengths, fit_labels, named
+    from lipsync.aligner import AlignmentRefused
+
+    audio = Audio.load(args.wav)
+    said = [name for name in ("spoken", "kana", "phonemes") if getattr(args, name, None) is not None]
+    if said:
+        from lipsync.aligner import align
+
+        if args.fit:
+            raise UsageError("--fit re-aligns --labels or --sequence; --text and the like align anyway")
+        try:
+            return audio, align(audio, args.spoken, kana=args.kana, phonemes=args.phonemes)
+        except AlignmentRefused as exc:
+            raise named(str(args.wav), exc) from None
+    if args.labels is not None:
+        timeline = read_labels(
+            args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
+        )
+        name = str(args.labels)
+    else:
+        timeline = Timeline.from_sequence(args.sequence)
+        name = "the sequence"
+    if args.fit:
+        try:
+            return audio, fit_labels(timeline, audio)
+        except AlignmentRefused as exc:
+            raise named(str(args.wav), exc) from None
+    check_lengths(timeline, audio, name, str(args.wav))
+    return audio, timeline
+
+
 def load_speech(
     args: argparse.Namespace, *, need_audio: bool = True
 ) -> tuple[Audio | None, Timeline, LipMap]:
-    """The audio (when synthesised), the timeline with names the map knows, and the map.
+    """The audio (synthesised or --wav), the timeline with names the map knows, and the map.
 
     Without ``need_audio``, text is timed by Open JTalk's duration step alone (no audio).
     """
-    given = [name for name in ("text", "labels", "sequence") if getattr(args, name, None) is not None]
-    if len(given) != 1:
-        raise UsageError("give exactly one of TEXT, --labels FILE or --sequence SEQ")
+    sources = [name for name in ("text", "labels", "sequence") if getattr(args, name, None) is not None]
+    said = [name for name in ("spoken", "kana", "phonemes") if getattr(args, name, None) is not None]
+    if args.wav is None:
+        if said:
+            raise UsageError("--text, --kana and --phonemes say what --wav AUDIO says: give --wav")
+        if args.fit:
+            raise UsageError("--fit re-aligns labels to their audio: give --wav AUDIO")
+        if len(sources) != 1:
+            raise UsageError("give exactly one of TEXT, --labels FILE or --sequence SEQ")
+    else:
+        if args.text is not None:
+            raise UsageError("TEXT is synthesised by Open JTalk; for the text --wav says, use --text TEXT")
+        if len(sources) + len(said) != 1:
+            raise UsageError("--wav AUDIO needs one of --labels, --sequence, --text, --kana or --phonemes")
     lipmap = load_map(args.map)
     audio: Audio | None = None
-    if args.text is not None and not need_audio:
+    if args.wav is not None:
+        audio, timeline = _recorded(args)
+    elif args.text is not None and not need_audio:
         from lipsync.jtalk import durations
 
         with long_text_note(args.text, "timing"):
@@ -78,23 +132,12 @@ def load_speech(
 
 
 def _timeline(args: argparse.Namespace) -> int:
-    if args.wav is not None and args.text is None:
-        raise UsageError("--wav needs TEXT: only synthesised speech has audio to write")
-    audio, timeline, _ = load_speech(args, need_audio=args.wav is not None or args.json)
-    if args.wav is not None and audio is not None:
-        audio.save_wav(args.wav)
-    if args.lab is not None:
-        write_atomic(args.lab, format_mono(timeline).encode())
-    if args.json:
-        data: dict[str, object] = {}
-        if audio is not None:
-            data = {"sample_rate": audio.sample_rate, "samples": len(audio)}
-        data["phonemes"] = [
-            {"name": p.name, "start_ms": p.start_ms, "duration_ms": p.duration_ms} for p in timeline
-        ]
-        out(json.dumps(data, ensure_ascii=False))
-    else:
-        out(timeline.to_sequence())
+    from lipsync._cli_align import print_timeline, write_outputs
+
+    wants_wav = any(path.suffix.lower() == ".wav" for path in args.output or [])
+    audio, timeline, _ = load_speech(args, need_audio=args.json or wants_wav)
+    write_outputs(args.output, timeline, audio)
+    print_timeline(timeline, audio, as_json=args.json)
     return 0
 
 
@@ -106,11 +149,15 @@ def _curves(args: argparse.Namespace) -> int:
     curves = mouth_curves(timeline, lipmap)
     if args.keyframes:
         text = keyframes_json(curves)
-    elif args.output_format == "csv":
-        text = curves_csv(curves, args.fps)
     else:
-        text = curves_json(curves, args.fps)
-    out(text.rstrip("\n"))
+        kind = args.output_format
+        if kind is None:
+            kind = "csv" if args.output is not None and args.output.suffix.lower() == ".csv" else "json"
+        text = curves_csv(curves, args.fps) if kind == "csv" else curves_json(curves, args.fps)
+    if args.output is not None:
+        write_atomic(args.output, (text.rstrip("\n") + "\n").encode())
+    else:
+        out(text.rstrip("\n"))
     return 0
 
 
@@ -122,18 +169,20 @@ def add_speech_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     add_source_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON with exact start and duration")
-    p.add_argument("--wav", type=Path, metavar="OUT", help="also write the synthesised audio")
-    p.add_argument("--lab", type=Path, metavar="OUT", help="also write an HTK mono label, same times")
+    p.add_argument("-o", "--output", type=Path, action="append", default=[], metavar="FILE",
+                   help="also write FILE (repeatable), by extension: .wav (the audio), .lab (HTK), "
+                   ".TextGrid (Praat), .txt (Audacity labels), .json")
     p.set_defaults(handler=_timeline)
 
     p = commands.add_parser(
         "curves", help="print per-morph mouth weights over time, as MMDAgent-EX draws them",
         description="Print the mouth curves MMDAgent-EX would draw, for engines without it.",
     )
-    add_source_arguments(p, format_option="--label-format")
+    add_source_arguments(p)
     p.add_argument("--fps", type=finite_float(1, 1000), default=60.0,
                    help="samples per second, 1 to 1000 (default 60)")
-    p.add_argument("--format", dest="output_format", choices=("json", "csv"), default="json",
-                   help="output format (default json)")
+    p.add_argument("--output-format", dest="output_format", choices=("json", "csv"),
+                   help="json or csv (default: by the -o extension, else json)")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of printing")
     p.add_argument("--keyframes", action="store_true", help="print the raw 30 fps keyframes")
     p.set_defaults(handler=_curves)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from lipsync.align import Plan
+    from lipsync.aligner import Plan
     from lipsync.sound import Audio
     from lipsync.timeline import Timeline
 
@@ -109,7 +109,7 @@ def check_alignment(
     tokens: list[str], members: list[list[int]], starts: list[int], levels: list[float],
 ) -> AlignmentScore:
     """Raise ``AlignmentRefused`` when the alignment does not fit; else give its score."""
-    from lipsync.align import AlignmentRefused, token_expectations
+    from lipsync.aligner import AlignmentRefused, token_expectations
 
     score = score_alignment(samples, tokens, starts, levels, token_expectations(plan, tokens, members))
     fault = score.fault()

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from lipsync import __version__
+from lipsync._cli_align import add_align_command
 from lipsync._cli_export import add_export_command
 from lipsync._cli_io import Handler, Parser, WarningPrinter, err, report
 from lipsync._cli_map import add_map_commands
@@ -45,7 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(commands)
     add_plot_command(commands)
     add_serve_command(commands)
+    add_align_command(commands)
+    _no_abbreviations(parser)
     return parser
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """Turn off prefix matching everywhere: ``--w`` must not quietly mean ``--wav``."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _no_abbreviations(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

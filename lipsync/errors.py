@@ -6,7 +6,8 @@
     ├── SourceError              bad text in a file or string: names source:line:col
     │   └── ParseError           the text does not follow its format
     ├── ValueRefused             a value given through the API or CLI is not allowed
-    │   └── NameRefused          a name that would break lip.txt or the agent's messages
+    │   ├── NameRefused          a name that would break lip.txt or the agent's messages
+    │   └── AlignmentRefused     the audio does not seem to say the text it was given
     ├── MissingDependency        an optional library is not installed (says which pip fixes it)
     ├── SynthesisError           Open JTalk failed or disagreed with itself
     ├── AudioError               the audio device could not be opened or failed
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgentUnreachable",
+    "AlignmentRefused",
     "AudioError",
     "LipsyncError",
     "MissingDependency",
@@ -86,6 +88,10 @@ class ValueRefused(LipsyncError):
 
 class NameRefused(ValueRefused):
     """A phoneme, morph or model name with characters that would break a file or a message."""
+
+
+class AlignmentRefused(ValueRefused):
+    """The audio does not seem to say the text: aligning it would give a confident wrong timeline."""
 
 
 class MissingDependency(LipsyncError):

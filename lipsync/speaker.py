@@ -48,10 +48,10 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lipsync.audio import Output, open_output
 from lipsync.clock import Clock, MonotonicClock
@@ -93,7 +93,9 @@ PieceCallback = Callable[[float | None, Piece], None]
 class Utterance:
     """One ``say()``: wait for it, stop it, read what was scheduled."""
 
-    def __init__(self, speaker: Speaker, source: str | Iterable[str] | Piece) -> None:
+    def __init__(
+        self, speaker: Speaker, source: str | Iterable[str] | Iterable[tuple[Audio, str]] | Piece
+    ) -> None:
         self.text = source if isinstance(source, str) else None
         self._speaker = speaker
         self._source = source
@@ -312,9 +314,10 @@ class Speaker:
 
     def say(
         self,
-        speech: str | Iterable[str] | Audio,
+        speech: str | Iterable[str] | Iterable[tuple[Audio, str]] | Audio,
         timeline: Timeline | None = None,
         *,
+        text: str | None = None,
         interrupt: bool = False,
         lipmap: LipMap | None = None,
         fps: float | None = None,
@@ -324,19 +327,27 @@ class Speaker:
     ) -> Utterance:
         """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
 
-        ``interrupt=True`` stops what is playing and drops what is queued first. For this
-        utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines keep the
-        speaker's map), ``fps`` and ``on_weights`` replace the speaker's; ``on_piece(t, piece)``
-        hears each piece as it is queued (``t``: when its first sample plays, by the clock);
-        ``silent=True`` plays silence of the same length (the sound goes elsewhere, e.g. to a
-        client that plays it) so the agent and the weights still keep to the output's clock.
+        Any voice: ``say(audio, text=...)`` aligns the audio to the text it says, and an
+        iterator of ``(audio, text)`` pieces plays them gaplessly, each aligned while the one
+        before plays. ``interrupt=True`` stops what is playing and drops what is queued first.
+        For this utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines
+        keep the speaker's map), ``fps`` and ``on_weights`` replace the speaker's;
+        ``on_piece(t, piece)`` hears each piece as it is queued (``t``: when its first sample
+        plays, by the clock); ``silent=True`` plays silence of the same length (the sound goes
+        elsewhere, e.g. to a client that plays it) so the agent and the weights still keep to
+        the output's clock.
         """
         if fps is not None and not fps > 0:
             raise ValueRefused(f"fps must be above 0, not {fps}")
         if isinstance(speech, Audio):
-            if timeline is None:
-                raise ValueRefused("audio needs its timeline: say(audio, timeline)")
-            source: str | Iterable[str] | Piece = Piece(speech, timeline)
+            if (timeline is None) == (text is None):
+                raise ValueRefused("audio needs its timeline or its text: say(audio, timeline) "
+                                   "or say(audio, text=...)")
+            source: str | Iterable[str] | Iterable[tuple[Audio, str]] | Piece = (
+                Piece(speech, timeline) if timeline is not None else [(speech, text or "")]
+            )
+        elif text is not None:
+            raise ValueRefused("text= goes with audio: say(audio, text=...)")
         elif timeline is not None:
             raise ValueRefused("a timeline goes with audio: say(audio, timeline)")
         else:
@@ -553,6 +564,17 @@ class Speaker:
             utterance._finish(error)
 
 
+def _peek(source: Iterable[Any]) -> tuple[bool, Iterator[Any]]:
+    """Whether ``source`` holds ``(audio, text)`` pieces (else text), and all its items.
+
+    Looks at the first item in the producer's thread, so a generator is read once.
+    """
+    items = iter(source)
+    for first in items:
+        return isinstance(first, tuple), itertools.chain([first], items)
+    return False, iter(())
+
+
 class _Action:
     """Something due when a stream sample reaches the device."""
 
@@ -592,11 +614,16 @@ class _Run:
             if isinstance(source, Piece):
                 items: Iterable[Piece] = [source]
             else:
-                from lipsync.stream import speech_pieces
+                from lipsync.stream import aligned_pieces, speech_pieces
 
-                items = speech_pieces(
-                    source, voice=speaker.voice, speed=speaker.speed, half_tone=speaker.half_tone
-                )
+                paired, rest = (False, source) if isinstance(source, str) else _peek(source)
+                if paired:  # another voice: (audio, text) pieces, each aligned here
+                    assert not isinstance(rest, str)
+                    items = aligned_pieces(rest)
+                else:
+                    items = speech_pieces(
+                        rest, voice=speaker.voice, speed=speaker.speed, half_tone=speaker.half_tone
+                    )
             for piece in items:
                 timeline, warnings = resolve(piece.timeline, speaker.lipmap, unknown=speaker.unknown)
                 for warning in warnings:

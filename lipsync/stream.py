@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = [
-    "LONG_CLAUSE", "LONG_SENTENCE", "PAUSES", "PHRASE_PIECE", "Piece", "join_pause", "joined_durations",
-    "joined_speech", "speakable", "speech_pieces", "split_text", "text_pieces",
+    "LONG_CLAUSE", "LONG_SENTENCE", "PAUSES", "PHRASE_PIECE", "Piece", "aligned_pieces", "join_pause",
+    "joined_durations", "joined_speech", "speakable", "speech_pieces", "split_text", "text_pieces",
 ]
 
 #: Sentences longer than this (characters) are also cut at clause marks.
@@ -269,3 +269,20 @@ def _junction(
     take = min(len(before), length - min(len(after), length // 2))
     rest = length - take
     return np.concatenate([before[:take], after[len(after) - rest :]])
+
+
+def aligned_pieces(pairs: Iterable[tuple[Audio, str]]) -> Iterator[Piece]:
+    """Another voice's speech, piece by piece: each ``(audio, text)`` aligned as it comes.
+
+    The pieces play back to back as they are (an outside TTS gives each sentence its own
+    silences), so each piece's timeline is its alignment, covering its audio exactly. Made
+    lazily: a player takes the first piece while the next is still being aligned.
+    """
+    from lipsync.aligner import align
+
+    for number, pair in enumerate(pairs):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Audio)
+                and isinstance(pair[1], str)):
+            raise ValueRefused(f"piece {number + 1}: expected (Audio, text), got {type(pair).__name__}")
+        audio, text = pair
+        yield Piece(audio, align(audio, text))

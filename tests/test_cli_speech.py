@@ -21,7 +21,7 @@ def run(capsys, *argv):
 
 def test_timeline_of_text(capsys, tmp_path):
     wav, lab = tmp_path / "k.wav", tmp_path / "k.lab"
-    code, out, _ = run(capsys, "timeline", "こんにちは", "--wav", wav, "--lab", lab)
+    code, out, _ = run(capsys, "timeline", "こんにちは", "-o", wav, "-o", lab)
     assert code == 0
     assert out.strip() == "sil,305,k,95,o,105,N,40,n,45,i,75,ch,95,i,80,w,30,a,170,sil,305"
     with wave.open(str(wav)) as audio:
@@ -42,7 +42,7 @@ def test_timeline_of_labels_resolves_aliases(capsys):
     code, out, _ = run(capsys, "timeline", "--labels", FIXTURES / "konnichiwa.julius.lab")
     assert code == 0 and out.startswith("sil,265,k,70,") and out.strip().endswith("sil,215")
     code, out, _ = run(capsys, "timeline", "--labels", REFERENCE / "labels" / "jsut-basic5000" /
-                       "BASIC5000_0001.lab", "--format", "hts")
+                       "BASIC5000_0001.lab", "--label-format", "hts")
     assert code == 0 and out.startswith("sil,300,m,40,")
 
 
@@ -53,8 +53,8 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
     assert code == 2 and err.startswith("lipsync: <sequence>:1:10: expected a duration")
     code, _, err = run(capsys, "timeline")
     assert code == 2 and "exactly one of" in err
-    code, _, err = run(capsys, "timeline", "--sequence", EXAMPLE, "--wav", tmp_path / "x.wav")
-    assert code == 2 and "--wav needs TEXT" in err and not (tmp_path / "x.wav").exists()
+    code, _, err = run(capsys, "timeline", "--sequence", EXAMPLE, "-o", tmp_path / "x.wav")
+    assert code == 2 and "no audio to write" in err and not (tmp_path / "x.wav").exists()
     bad = tmp_path / "bad.lab"
     bad.write_text("0 10 a\n5 4 i\n")
     code, _, err = run(capsys, "timeline", "--labels", bad)
@@ -71,7 +71,7 @@ def test_curves_json_csv_and_keyframes(capsys):
     data = json.loads(out)
     assert code == 0 and data["morphs"] == ["あ", "い", "う", "お"] and len(data["times"]) == 40
     assert data["weights"]["あ"][24] == 0.5
-    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--format", "csv", "--fps", "30")
+    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--output-format", "csv", "--fps", "30")
     lines = out.splitlines()
     assert lines[0] == "time,あ,い,う,お" and lines[25].startswith("0.800000,0.500000,")
     code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--keyframes")

@@ -70,8 +70,9 @@ def test_sequences_take_anything(text: str) -> None:
 words = st.sampled_from([
     "map", "check", "show", "set", "add", "remove", "rename", "timeline", "curves", "say", "--json",
     "--like", "--sequence", "a,100", "a|b,100", "--model", "gene", "ge|ne", "--to", "stdout", "tcp://x",
-    "--audio", "null", "--labels", "/nonexistent", "--format", "hts", "--fps", "-1", "--speed", "0",
+    "--audio", "null", "--labels", "/nonexistent", "--label-format", "hts", "--fps", "-1", "--speed", "0",
     "--latency", "nan", "--wait", "-3", "-o", "--unknown", "\x00", "", "data/lip.txt", "--map", "a",
+    "align", "--wav", "--text", "--fit",
 ])
 
 

@@ -125,7 +125,7 @@ def test_wav_with_its_text_is_aligned_where_align_is_installed() -> None:
     audio, timeline = synthesize("こんにちは")
     wav = base64.b64encode(audio.to_wav_bytes()).decode()
     try:
-        import lipsync.align  # noqa: F401
+        import lipsync.aligner  # noqa: F401
     except ImportError:
         aligner = False
     else:

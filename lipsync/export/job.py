@@ -61,7 +61,7 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
         audio = Audio.load(job.wav)
         duration = float(audio.duration)
         if job.text is not None:
-            from lipsync.align import align
+            from lipsync.aligner import align
 
             return align(audio, job.text), duration
     if job.text is not None:

@@ -59,8 +59,12 @@ def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timelin
     """Read an AudioQuery; ``upspeak`` is the engine's enable_interrogative_upspeak (default on)."""
     query = load_json(text, source)
     q = _Query(source)
+    if isinstance(query, dict):
+        query = _check_keys(q, query)
     if not isinstance(query, dict) or not isinstance(query.get("accent_phrases"), list):
         raise q.fail("the top", "an AudioQuery object with accent_phrases", type(query).__name__)
+    if not query["accent_phrases"]:
+        raise q.fail("accent_phrases", "at least one accent phrase (nothing would be spoken)", [])
     speed = query.get("speedScale", 1.0)
     if not finite(speed) or not 0.01 <= speed <= 100:
         raise q.fail("speedScale", "a number from 0.01 to 100", speed)
@@ -69,6 +73,7 @@ def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timelin
         where = f"accent_phrases[{p}]"
         if not isinstance(phrase, dict) or not isinstance(phrase.get("moras"), list):
             raise q.fail(where, "an accent phrase with moras", phrase)
+        _unknown(q, phrase, _PHRASE_KEYS, where)
         phrase_moras = [_mora(q, m, f"{where}.moras[{i}]") for i, m in enumerate(phrase["moras"])]
         last = phrase["moras"][-1] if phrase["moras"] else None
         pitch = last.get("pitch") if last else None
@@ -143,6 +148,7 @@ _STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 def _mora(q: _Query, mora: object, where: str) -> tuple[str | None, float | None, str, float]:
     if not isinstance(mora, dict):
         raise q.fail(where, "a mora object", mora)
+    _unknown(q, mora, _MORA_KEYS, where)
     consonant = mora.get("consonant")
     consonant_length = None
     if consonant is not None:
@@ -152,6 +158,58 @@ def _mora(q: _Query, mora: object, where: str) -> tuple[str | None, float | None
     vowel_length = q.number(mora, "vowel_length", where)
     assert vowel_length is not None
     return consonant, consonant_length, vowel, vowel_length
+
+
+#: The engine's AudioQuery keys (VOICEVOX and its kin). Top-level keys are camelCase; some
+#: clients (voicevox_core's own JSON) write them in snake_case, which means the same.
+_TOP_KEYS = frozenset({
+    "accent_phrases", "speedScale", "pitchScale", "intonationScale", "volumeScale",
+    "prePhonemeLength", "postPhonemeLength", "pauseLength", "pauseLengthScale",
+    "outputSamplingRate", "outputStereo", "kana",
+})
+_PHRASE_KEYS = frozenset({"moras", "accent", "pause_mora", "is_interrogative"})
+_MORA_KEYS = frozenset({"text", "consonant", "consonant_length", "vowel", "vowel_length", "pitch"})
+#: Keys of engines that time speech in ways this reader cannot follow, unless at their neutral value.
+_NEUTRAL = {"tempoDynamicsScale": 1.0}
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _check_keys(q: _Query, query: dict[str, Any]) -> dict[str, Any]:
+    """The top level with snake_case keys read as the engine's camelCase; unknown keys refused.
+
+    A key lipsync does not know may change the timing (AivisSpeech's tempoDynamicsScale):
+    reading on without it would give a timeline that drifts from the audio without a word.
+    """
+    checked: dict[str, Any] = {}
+    for key, value in query.items():
+        name = key if key in _TOP_KEYS or key in _NEUTRAL else _camel(key)
+        if name in _NEUTRAL:
+            if value != _NEUTRAL[name]:
+                raise ValueRefused(
+                    f"{q.source}: {key} {value!r} changes the timing in a way lipsync cannot follow: "
+                    "align the audio instead (lipsync align AUDIO TEXT, or --wav AUDIO --fit)"
+                )
+            continue
+        if name not in _TOP_KEYS:
+            raise ValueRefused(
+                f"{q.source}: unknown AudioQuery key {key!r}: expected only {', '.join(sorted(_TOP_KEYS))}"
+            )
+        if name in checked:
+            raise ValueRefused(f"{q.source}: {key!r} and {name!r} both given: expected one")
+        checked[name] = value
+    return checked
+
+
+def _unknown(q: _Query, obj: dict[str, Any], known: frozenset[str], where: str) -> None:
+    extra = sorted(set(obj) - known)
+    if extra:
+        raise ValueRefused(
+            f"{q.source}: at {where}: unknown key {extra[0]!r}: expected only {', '.join(sorted(known))}"
+        )
 
 
 def _frames(seconds: float, speed: float) -> int:

@@ -3,9 +3,12 @@
 ``align(audio, text)`` reads the text with Open JTalk's front end (or takes a kana reading
 or a phoneme string), and aligns those phonemes to the audio with pydomino's phoneme-
 transition model (16 kHz mono, 10 ms frames). The voice decides where it paused: a pause may
-fall between any two accent phrases, and the aligner is asked with one at every such place;
-those it finds no time for are dropped and the rest aligned again (the model's output is
-cached for the same audio, so the second pass costs almost nothing).
+fall between any two accent phrases (after any mora for a phoneme string), and the aligner
+is asked with one at every such place; those where the audio is not silent for long enough
+(80 ms, more before a stop, whose closure is silent too) are dropped and the rest aligned
+again (pydomino keeps the model's output for the same audio, so the second pass costs
+almost nothing). Boundaries facing silence are then placed as Open JTalk would
+(``lipsync.align_edges``).
 
 The timeline covers the audio exactly: its spans are whole samples at the audio's rate and
 add up to its length, with the silence before and after as ``sil``. Names are Open JTalk's
@@ -14,7 +17,8 @@ devoiced ``A`` as ``a``) and given back under the name they came in with.
 
 When the audio does not carry the text (another sentence, silence, noise) the alignment is
 nonsense with a pattern: phonemes squeezed to the minimum, long stretches of speech under a
-pause, long phonemes over silence. ``AlignmentRefused`` says so rather than return it.
+pause, long phonemes over silence. ``AlignmentRefused`` (a ``ValueRefused``: exit 2 from
+the CLI) says so rather than return it (``lipsync.align_check``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from lipsync.errors import MissingDependency, ValueRefused
+from lipsync.align_edges import (
+    CLOSURE_FRAMES,
+    CONSONANTS,
+    QUIET_DB,
+    STOPS,
+    VOWELS,
+    edges_by_prior,
+    frame_levels,
+    split_devoiced,
+)
+from lipsync.errors import AlignmentRefused, MissingDependency, ValueRefused
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -41,50 +55,27 @@ __all__ = ["ALIGN_RATE", "AlignmentRefused", "align", "plan_phonemes"]
 
 #: The rate pydomino's model listens at.
 ALIGN_RATE = 16000
-_FRAME = Fraction(1, 100)  # pydomino's time step
-_VOWELS = frozenset("aiueo")
-_CONSONANTS = frozenset(
-    "ry r my m ny n j z by b dy d gy g ky k ch ts sh s hy h v f py p t y w".split()
-)
 #: Open JTalk names pydomino has no token for, and the one it aligns them as.
 _NEAREST = {"sil": "pau", "A": "a", "E": "e", "O": "o", "kw": "k", "gw": "g", "ty": "t"}
+_MORA_ENDS = frozenset("a i u e o A I U E O N cl".split())
 _SILENCES = frozenset({"sil", "pau", "sp", "silB", "silE"})
 #: A pause the aligner gives less time than this (frames) was not there.
 _MIN_PAUSE_FRAMES = 8
-#: Up to this many more silent frames before a stop may be its closure, not a pause.
-_CLOSURE_FRAMES = 8
-_STOPS = frozenset("k ky g gy t d dy p py b by ch ts j".split())
-_VOICELESS_STOPS = frozenset("k ky t p py ch ts".split())
-#: Frames this far below the loud ones (dB) count as silent.
-_QUIET_DB = 30.0
-#: Frames this far down before a voiceless stop are its closure.
-_CLOSURE_DB = 40.0
-_ONSET_FRAMES = 2
-#: A phoneme before a pause goes on while the sound is louder than this (dB below the loud
-#: frames), for at most ``_TAIL_FRAMES`` frames.
-_FADED_DB = 50.0
-_TAIL_FRAMES = 20
-
 _lock = threading.Lock()
 _aligner: Any = None
-
-
-class AlignmentRefused(ValueRefused):
-    """The audio does not seem to say the text: aligning it would give a confident wrong timeline."""
 
 
 @dataclass(frozen=True)
 class Plan:
     """What to align: Open JTalk phoneme names (no silences), where a pause may go, priors.
 
-    ``optional[i]`` is true when a pause may come before phoneme ``i`` (never at 0);
-    ``forced[i]`` when one must. ``expected`` holds a duration per phoneme (seconds, Open
-    JTalk's guess) or is empty.
+    ``optional[i]`` is true when a pause may come before phoneme ``i`` (never at 0): the
+    aligner keeps it where the voice paused. ``expected`` holds a duration per phoneme
+    (seconds, Open JTalk's guess or a label's) or is empty.
     """
 
     names: tuple[str, ...]
     optional: tuple[bool, ...]
-    forced: tuple[bool, ...]
     expected: tuple[float, ...] = ()
 
 
@@ -133,33 +124,31 @@ def _plan_from_text(text: str) -> Plan:
         phrase, pause_before = here, False
     if not names:
         raise ValueRefused(f"nothing to align in {text!r}: Open JTalk found no speech")
-    return Plan(tuple(names), tuple(optional), (False,) * len(names), tuple(expected))
+    return Plan(tuple(names), tuple(optional), tuple(expected))
 
 
 def _plan_from_string(text: str) -> Plan:
     from lipsync.names import name_fault
 
     names: list[str] = []
-    forced: list[bool] = []
-    pause_before = False
     for index, name in enumerate(text.replace(",", " ").split()):
         fault = name_fault(name)
         if fault:
             raise ValueRefused(f"phoneme {index + 1} {name!r}: {fault}")
         if name in _SILENCES:
-            pause_before = bool(names)
             continue
-        if name not in _CONSONANTS and name not in _NEAREST and name not in _VOWELS | {"I", "U", "N", "cl"}:
+        if name not in CONSONANTS and name not in _NEAREST and name not in VOWELS | {"I", "U", "N", "cl"}:
             raise ValueRefused(
                 f"phoneme {index + 1} {name!r}: not an Open JTalk phoneme the aligner knows "
                 "(a i u e o A I U E O N cl pau and consonants such as k ky s sh ts ch ...)"
             )
-        forced.append(pause_before)
         names.append(name)
-        pause_before = False
     if not names:
         raise ValueRefused(f"nothing to align in the phoneme string {text!r}")
-    return Plan(tuple(names), (False,) * len(names), tuple(forced))
+    # No words to go by: a pause may follow any mora (a vowel, N or cl), as well as where
+    # the string has one; the audio decides which are real.
+    optional = [i > 0 and names[i - 1] in _MORA_ENDS for i in range(len(names))]
+    return Plan(tuple(names), tuple(optional))
 
 
 def _token(names: Sequence[str], index: int, before: str, after: str) -> str:
@@ -167,7 +156,7 @@ def _token(names: Sequence[str], index: int, before: str, after: str) -> str:
     name = names[index]
     token = _NEAREST.get(name, name)
     # pydomino has devoiced I and U only between a consonant and a consonant or a pause.
-    if token in ("I", "U") and not (before in _CONSONANTS and (after in _CONSONANTS or after == "pau")):
+    if token in ("I", "U") and not (before in CONSONANTS and (after in CONSONANTS or after == "pau")):
         token = token.lower()
     return token
 
@@ -201,7 +190,7 @@ def _sequence(plan: Plan, pauses: Sequence[bool]) -> tuple[list[str], list[list[
         tokens.append(token)
         members.append([] if slot is None else [slot])
     for first, second in itertools.pairwise(tokens):
-        if first in _CONSONANTS and second not in _VOWELS | {"I", "U"}:
+        if first in CONSONANTS and second not in VOWELS | {"I", "U"}:
             raise ValueRefused(
                 f"the phonemes have {first!r} followed by {second!r}: "
                 "the aligner needs a vowel after a consonant"
@@ -280,17 +269,17 @@ def align_plan(audio: Audio, plan: Plan) -> Timeline:
         raise AlignmentRefused(
             f"{float(audio.duration):.2f} s of audio is too short for {len(plan.names)} phonemes"
         )
-    everywhere = [o or f for o, f in zip(plan.optional, plan.forced, strict=True)]
+    everywhere = list(plan.optional)
     tokens, members = _sequence(plan, everywhere)
     starts = _run(samples, tokens, 1)
-    levels = _levels(samples)
-    quiet = [level < -_QUIET_DB for level in levels]
-    kept = list(plan.forced)
+    level = frame_levels(samples)
+    quiet = [db < -QUIET_DB for db in level]
+    kept = [False] * len(plan.names)
     for k, token in enumerate(tokens[1:-1], start=1):
         # A pause is kept where the aligner found one and the audio is silent there for
         # long enough: more than a stop consonant's closure when one follows.
         silent = sum(quiet[starts[k - 1] : starts[k]])
-        need = _MIN_PAUSE_FRAMES + (_CLOSURE_FRAMES if tokens[k + 1] in _STOPS else 0)
+        need = _MIN_PAUSE_FRAMES + (CLOSURE_FRAMES if tokens[k + 1] in STOPS else 0)
         if token == "pau" and silent >= need and silent >= 0.6 * (starts[k] - starts[k - 1]):
             kept[members[k + 1][0]] = True
     if kept != everywhere:
@@ -298,55 +287,11 @@ def align_plan(audio: Audio, plan: Plan) -> Timeline:
         starts = _run(samples, tokens, 1)
     raw_starts = starts
     if plan.expected:
-        starts = _edges_by_prior(plan, tokens, members, starts, frames, levels)
-        starts = _split_devoiced(plan, tokens, members, starts)
+        starts = edges_by_prior(plan, tokens, members, starts, frames, level)
+        starts = split_devoiced(plan, tokens, members, starts)
     timeline = _timeline(audio, plan, tokens, members, starts)
-    check_alignment(audio, samples, plan, timeline, tokens, members, raw_starts, levels)
+    check_alignment(audio, samples, plan, timeline, tokens, members, raw_starts, level)
     return timeline
-
-
-def _edges_by_prior(
-    plan: Plan, tokens: list[str], members: list[list[int]], starts: list[int], frames: int,
-    levels: list[float],
-) -> list[int]:
-    """Move boundaries that face silence to where Open JTalk's durations put them.
-
-    Where speech meets silence the model sees only where the sound starts or stops: a stop
-    consonant's closure and a vowel's fading tail are silent, and the aligner gives them
-    to the pause. Open JTalk's labels (what lip maps are made for) count them as part of
-    the phoneme. So a phoneme beside a pause is given at least its expected length, at
-    the tempo the rest of the utterance was spoken at, taken from the pause's side.
-    """
-    edges = [0, *starts, frames]
-    expected = [sum(plan.expected[i] for i in group) * 100 for group in members]
-    inner = [
-        k for k, token in enumerate(tokens)
-        if token != "pau" and tokens[k - 1] != "pau" and tokens[k + 1] != "pau"
-    ]
-    spoken = sum(edges[k + 1] - edges[k] for k in inner)
-    guessed = sum(expected[k] for k in inner)
-    tempo = spoken / guessed if spoken and guessed else 1.0
-    for k, token in enumerate(tokens):
-        if token in _VOICELESS_STOPS and tokens[k - 1] in _VOWELS | {"N"}:
-            # The closure is silent and belongs to the stop: start it where the sound stops.
-            at = edges[k]
-            while at - 1 > edges[k - 1] + 1 and levels[at - 1] < -_CLOSURE_DB:
-                at -= 1
-            edges[k] = min(at + _ONSET_FRAMES, edges[k + 1] - 1)
-    for k, token in enumerate(tokens):
-        if token == "pau":
-            continue
-        want = round(expected[k] * tempo)
-        if tokens[k - 1] == "pau":
-            edges[k] = max(edges[k - 1], min(edges[k], edges[k + 1] - want))
-        if tokens[k + 1] == "pau":
-            # A fading tail is heard until the sound is all but gone.
-            end = edges[k + 1]
-            limit = min(edges[k + 2], end + _TAIL_FRAMES)
-            while end < limit and levels[end] > -_FADED_DB:
-                end += 1
-            edges[k + 1] = min(edges[k + 2], max(end, edges[k] + want))
-    return edges[1:-1]
 
 
 def token_expectations(plan: Plan, tokens: list[str], members: list[list[int]]) -> list[float]:
@@ -354,36 +299,6 @@ def token_expectations(plan: Plan, tokens: list[str], members: list[list[int]]) 
     if not plan.expected:
         return []
     return [sum(plan.expected[i] for i in group) for group in members]
-
-
-def _levels(samples: npt.NDArray[np.float32]) -> list[float]:
-    """Per 10 ms frame: its level in dB next to the loud frames (95th percentile) of this audio."""
-    import numpy as np
-
-    count = -(-len(samples) // 160)
-    padded = np.zeros(count * 160, dtype=np.float64)
-    padded[: len(samples)] = samples
-    power = (padded.reshape(count, 160) ** 2).mean(axis=1)
-    level = 10 * np.log10(power + 1e-12)
-    loud = float(np.percentile(level, 95))
-    return [float(v) for v in level - loud]
-
-
-def _split_devoiced(plan: Plan, tokens: list[str], members: list[list[int]], starts: list[int]) -> list[int]:
-    """A consonant and the devoiced vowel after it, split as Open JTalk would.
-
-    A devoiced vowel is the consonant's own frication going on (``s U`` of ``desU``): the
-    model cannot hear where one ends, so the pair's span is shared by the expected lengths.
-    """
-    edges = [0, *starts]
-    for k in range(1, len(tokens) - 2):
-        if tokens[k] in _CONSONANTS and all(plan.names[i] in ("I", "U") for i in members[k + 1]):
-            first = sum(plan.expected[i] for i in members[k])
-            second = sum(plan.expected[i] for i in members[k + 1])
-            if first + second > 0:
-                span = edges[k + 2] - edges[k]
-                edges[k + 1] = edges[k] + round(span * first / (first + second))
-    return edges[1:]
 
 
 def _timeline(
