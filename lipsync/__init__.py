@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from lipsync.jtalk import synthesize
     from lipsync.labels import read_labels
     from lipsync.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning, load_map
-    from lipsync.resolve import resolve
+    from lipsync.resolver import resolve
     from lipsync.sound import Audio
     from lipsync.speaker import Speaker, Utterance
     from lipsync.timeline import Chunk, Phone, Timeline
@@ -65,7 +65,7 @@ _WHERE = {
     "synthesize": "jtalk",
     "read_labels": "labels",
     "OPEN_JTALK_PHONEMES": "lipmap", "LipMap": "lipmap", "LipWarning": "lipmap", "load_map": "lipmap",
-    "resolve": "resolve",
+    "resolve": "resolver",
     "Audio": "sound",
     "Speaker": "speaker", "Utterance": "speaker",
     "Chunk": "timeline", "Phone": "timeline", "Timeline": "timeline",

@@ -16,7 +16,7 @@ from lipsync._atomic import write_atomic
 from lipsync._cli_io import UsageError, err, out
 from lipsync.labels.write import LABEL_FORMATS, format_json, label_format_for
 from lipsync.lipmap import load_map
-from lipsync.resolve import resolve
+from lipsync.resolver import resolve
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 

@@ -50,7 +50,7 @@ def _plot(args: argparse.Namespace) -> int:
     from lipsync.labels import read_labels
     from lipsync.lipmap import load_map
     from lipsync.plot import PLOT_FORMATS, render
-    from lipsync.resolve import resolve
+    from lipsync.resolver import resolve
 
     fmt = args.output.suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:

@@ -10,7 +10,7 @@ from lipsync._cli_io import UsageError, err, finite_float, out
 from lipsync._cli_progress import long_text_note
 from lipsync.labels import FORMATS, read_labels
 from lipsync.lipmap import LipMap, load_map
-from lipsync.resolve import resolve
+from lipsync.resolver import resolve
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 

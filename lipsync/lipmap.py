@@ -269,7 +269,7 @@ def _warnings(
         for token in row.weights:
             if float(token) > 1:
                 warn(token, f"weight {token} of {quote(str(row.name))} is above 1")
-    from lipsync.resolve import ALIASES
+    from lipsync.resolver import ALIASES
 
     # A phoneme whose alias the map has is sent as that alias (gw as g in the stock map).
     missing = [p for p in OPEN_JTALK_PHONEMES if p not in rows and ALIASES.get(p) not in rows]

@@ -58,7 +58,7 @@ from lipsync.clock import Clock, MonotonicClock
 from lipsync.errors import TransportError, ValueRefused
 from lipsync.lipmap import LipMap, load_map
 from lipsync.names import check_alias
-from lipsync.resolve import resolve
+from lipsync.resolver import resolve
 from lipsync.sound import Audio
 from lipsync.stream import PAUSES, Piece
 from lipsync.timeline import Chunk, Timeline, start_line, stop_line

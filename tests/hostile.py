@@ -62,7 +62,7 @@ def label_cases(rng: random.Random) -> list[Case]:
         for tokens, name in (((number, "2000000"), "start"), (("1000000", number), "end")):
             data = _mono(tokens)
             fmt = rng.choice(["mono", "hts", "julius", None])
-            argv = ["timeline", "--labels", "{dir}/x.lab"] + (["--format", fmt] if fmt else [])
+            argv = ["timeline", "--labels", "{dir}/x.lab"] + (["--label-format", fmt] if fmt else [])
             cases.append(Case("label numbers", argv, files={"x.lab": data}))
             seconds = f"0.0 0.1 sil\n{tokens[0] if name == 'start' else '0.1'} " \
                       f"{tokens[1] if name == 'end' else '0.3'} a\n".encode()
@@ -178,8 +178,8 @@ def voicevox_cases() -> list[Case]:
             cases.append(Case("deep JSON", ["timeline", "--labels", "{dir}/q.json"],
                               files={"q.json": text.encode()}))
             nested = '{"accent_phrases": ' + "[" * depth + "]" * depth + "}"
-            cases.append(Case("deep JSON", ["timeline", "--format", "voicevox", "--labels", "{dir}/q.json"],
-                              files={"q.json": nested.encode()}))
+            argv = ["timeline", "--label-format", "voicevox", "--labels", "{dir}/q.json"]
+            cases.append(Case("deep JSON", argv, files={"q.json": nested.encode()}))
     cases.append(Case("VOICEVOX JSON", ["timeline", "--labels", str(FIXTURES / "konnichiwa.voicevox.json")],
                       "ok"))
     return cases
@@ -244,7 +244,7 @@ def wrong_format_cases() -> list[Case]:
             if (name, fmt) in (("m.lab", "hts"), ("j.lab", "mono"), ("j.lab", "hts")):
                 expect = "either"  # hts reads mono times alike; seconds are detected by the point
             for command in ("timeline", "curves"):
-                option = "--format" if command == "timeline" else "--label-format"
+                option = "--label-format"
                 cases.append(Case("wrong --format", [command, "--labels", "{dir}/" + name, option, fmt],
                                   expect, files={name: data}))
     # Seconds and 100 ns units mixed in one label (24 GB before).
@@ -269,7 +269,8 @@ def big_file_cases() -> list[Case]:
              files={"long.txt": long_map.encode()}),
         Case("big files", ["map", "rename", "{dir}/long.txt", f"p{n - 1}", "zz"], "ok",
              files={"long.txt": long_map.encode()}),
-        *[Case("error length", ["timeline", "--labels", "{dir}/junk", "--format", fmt], files={"junk": junk})
+        *[Case("error length", ["timeline", "--labels", "{dir}/junk", "--label-format", fmt],
+               files={"junk": junk})
           for fmt in ("mono", "julius", "textgrid", "voicevox", "hts")],
         Case("error length", ["map", "check", "{dir}/junk"], files={"junk": b"1\n" + junk}),
         Case("error length", ["timeline", "--sequence", "a," + "1" * 100_000]),

@@ -82,7 +82,7 @@ def test_unreadable_audio_exits_2_naming_the_file(capsys, tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     code, out, err = run(capsys, "align", bad, PHRASE)
-    assert code == 2 and out == "" and err.startswith(f"{bad}: WAV") and err.count("\n") == 1
+    assert code == 2 and out == "" and err.startswith(f"lipsync: {bad}: WAV") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("name", ["tenki.flac", "tenki.mp3", "tenki.ogg"])

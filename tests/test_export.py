@@ -163,7 +163,7 @@ def test_curves_command_keeps_the_offset_too(capsys, tmp_path):
     code, out, _ = run(capsys, "curves", "--labels", labels, "--keyframes")
     data = json.loads(out)
     assert code == 0 and data["start_frame"] == 15 and data["keyframes"]["あ"][0][0] == 15
-    code, out, _ = run(capsys, "curves", "--labels", labels, "--format", "csv", "--fps", "10")
+    code, out, _ = run(capsys, "curves", "--labels", labels, "--output-format", "csv", "--fps", "10")
     rows = out.splitlines()
     assert rows[1].startswith("0.000000,") and rows[8].startswith("0.700000,")
     assert float(rows[8].split(",")[1]) > 0.2  # 'a' is open at 0.7 s, where the labels have it

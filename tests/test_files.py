@@ -118,12 +118,12 @@ def test_output_to_a_fifo_is_written_into_it(lip: Path, tmp_path: Path) -> None:
 
 
 def test_label_output_to_a_fifo_is_written_into_it(tmp_path: Path) -> None:
-    fifo = tmp_path / "lab"
+    fifo = tmp_path / "out.lab"
     os.mkfifo(fifo)
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
     reader.start()
-    assert main(["timeline", "--sequence", "sil,100,a,200", "--lab", str(fifo)]) == 0
+    assert main(["timeline", "--sequence", "sil,100,a,200", "-o", str(fifo)]) == 0
     reader.join(timeout=30)
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert received == [b"0 1000000 sil\n1000000 3000000 a\n"]
@@ -133,7 +133,7 @@ def _private_null(folder: Path) -> Path:
     """A device like /dev/null, in the test's folder: a regression replaces this, not the real one."""
     if os.geteuid() != 0:
         pytest.skip("only root can make a device node")
-    node = folder / "null"
+    node = folder / "null.lab"  # named so that -o knows the format to write into it
     os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
     return node
 
@@ -141,7 +141,7 @@ def _private_null(folder: Path) -> Path:
 def test_output_to_a_device_leaves_the_device(lip: Path, tmp_path: Path) -> None:
     null = _private_null(tmp_path)
     assert main(["map", "set", str(lip), "a", "0.5", "0", "0", "0", "-o", str(null)]) == 0
-    assert main(["timeline", "--sequence", "a,100", "--lab", str(null)]) == 0
+    assert main(["timeline", "--sequence", "a,100", "-o", str(null)]) == 0
     assert stat.S_ISCHR(null.stat().st_mode) and null.stat().st_rdev == os.makedev(1, 3)
     assert lip.read_bytes() == STOCK.read_bytes()
 
@@ -161,12 +161,14 @@ def test_an_output_symlink_is_written_through(tmp_path: Path) -> None:
     target.write_bytes(b"old\n")
     link = tmp_path / "link.lab"
     link.symlink_to(target)
-    assert main(["timeline", "--sequence", "a,100", "--lab", str(link)]) == 0
+    assert main(["timeline", "--sequence", "a,100", "-o", str(link)]) == 0
     assert link.is_symlink() and target.read_bytes() == b"0 1000000 a\n"
 
 
 def test_a_folder_is_refused_as_an_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["timeline", "--sequence", "a,100", "--lab", str(tmp_path)]) == 2
+    folder = tmp_path / "labels.lab"
+    folder.mkdir()
+    assert main(["timeline", "--sequence", "a,100", "-o", str(folder)]) == 2
     assert "is a folder" in capsys.readouterr().err
 
 

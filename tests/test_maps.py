@@ -10,7 +10,7 @@ from conftest import REFERENCE, ROOT
 from lipsync import OPEN_JTALK_PHONEMES, LipMap, ValueRefused, load_map
 from lipsync.cli import main
 from lipsync.maps import DEFAULT_MAP, MAP_NAMES
-from lipsync.resolve import ALIASES
+from lipsync.resolver import ALIASES
 
 STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
 

@@ -29,3 +29,16 @@ def test_import_loads_no_heavy_library():
 def test_version_matches_the_project():
     text = (ROOT / "pyproject.toml").read_text()
     assert f'version = "{lipsync.__version__}"' in text
+
+
+def test_exported_names_stay_what_they_are_after_every_submodule_loads():
+    # A submodule named like an export (lipsync.resolve once) would replace it on import.
+    import importlib
+    import pkgutil
+    import types
+
+    for module in pkgutil.walk_packages(lipsync.__path__, "lipsync."):
+        if not module.name.startswith(("lipsync.__main__", "lipsync._entry")):
+            importlib.import_module(module.name)
+    for name in lipsync.__all__:
+        assert not isinstance(getattr(lipsync, name), types.ModuleType), name

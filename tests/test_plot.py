@@ -72,7 +72,7 @@ def test_recorded_speech_is_aligned_to_its_text_and_drawn(capsys, tmp_path):
     wav = tmp_path / "take.wav"
     audio.save_wav(wav)
     target = tmp_path / "take.png"
-    code, _, err = run(capsys, "plot", "こんにちは", "--wav", wav, "-o", target)
+    code, _, err = run(capsys, "plot", "--wav", wav, "--text", "こんにちは", "-o", target)
     assert code == 0, err
     pixels = image.imread(str(target))
     assert dark_pixels(pixels, (30, 120)) > 500  # the recording's waveform is drawn

@@ -81,7 +81,7 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
 def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path:
     """Do ``job``: write its output atomically (never half a file) and return the path."""
     from lipsync.lipmap import load_map
-    from lipsync.resolve import resolve
+    from lipsync.resolver import resolve
 
     fmt = job.target_format  # refuses an unknown extension before any work
     timeline, duration = job_timeline(job)

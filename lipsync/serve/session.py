@@ -191,7 +191,7 @@ class Session:
             self.send(error("failed", f"the server could not take it: {exc}", request_id))
 
     def _say(self, request: SayRequest, request_id: str) -> None:
-        from lipsync.resolve import resolve
+        from lipsync.resolver import resolve
         from lipsync.serve.shape import mouth_shares
 
         server = self.server
