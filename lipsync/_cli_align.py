@@ -138,7 +138,8 @@ def add_align_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--json", action="store_true", help="print JSON with exact start and duration")
     p.add_argument("-o", "--output", type=Path, action="append", default=[], metavar="FILE",
                    help="also write the labels here (repeatable; the format by extension)")
-    p.add_argument("--map", type=Path, metavar="FILE", help="lip map (default: the bundled one)")
+    p.add_argument("--map", metavar="NAME|FILE",
+                   help="lip map: a named map (lipsync map list) or a file (default: mmdagent)")
     p.add_argument("--unknown", metavar="PHONEME",
                    help="draw phonemes the map lacks as this one, with a warning (default: refuse)")
     p.set_defaults(handler=_align)

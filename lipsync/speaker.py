@@ -163,8 +163,8 @@ class Speaker:
     ``to``: ``"tcp://HOST:PORT"`` (default), ``"ws://HOST:PORT/PATH"``, ``"stdout"``, a
     ``Transport``, or ``None`` for no agent. ``model`` is the agent's model alias (required
     with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
-    ``Output``. ``lipmap``: the phoneme map names are checked against (default: the bundled
-    one). ``latency`` (seconds) is added to every START's time. ``event_timeout``: how long
+    ``Output``. ``lipmap``: the phoneme map names are checked against (default: ``mmdagent``,
+    the agent's stock one). ``latency`` (seconds) is added to every START's time. ``event_timeout``: how long
     ``sync="event"`` holds an utterance's sound for the agent's answer. Leaving the ``with``
     block normally waits for queued speech; leaving it by an exception stops it at once.
     """
