@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -175,3 +176,40 @@ def test_tcp_transport_ignores_garbage_and_huge_lines() -> None:
             transport.close()
     assert heard[-1] == "LIPSYNC_EVENT_START|gene"
     assert all(len(line) < 70000 for line in heard)
+
+
+def test_an_agent_flooding_lines_never_stops_the_schedule() -> None:
+    names = ["a", "k", "i", "s", "u", "pau"]
+    timeline = Timeline([(names[i % 6], Fraction(4, 1000)) for i in range(700)])  # several STARTs
+    chunks = timeline.chunks(alias="gene")
+    with TcpAgent(events=False) as agent:
+        flooding = threading.Event()
+
+        def flood() -> None:
+            burst = b"CURRENT_TIME|12|00\n" * 20_000  # 380 KB of lines that are not ours
+            while not flooding.is_set():
+                try:
+                    agent.send_raw(burst)
+                except (OSError, AssertionError):
+                    time.sleep(0.001)
+
+        flooder = threading.Thread(target=flood, daemon=True)
+        with Speaker(agent.url, "gene", audio="null", sync="clock") as speaker:
+            flooder.start()
+            utterance = speaker.say(silent(timeline), timeline)
+            assert utterance.wait(60)
+        flooding.set()
+        flooder.join(5)
+        assert agent.lines == [c.line("gene").rstrip("\n") for c in chunks]
+        assert utterance.started_at is not None
+        for (arrived, _), chunk in zip(agent.received, chunks, strict=True):
+            assert arrived >= utterance.started_at + float(chunk.start)
+
+
+def test_a_flood_of_lines_in_one_read_is_split_in_linear_time() -> None:
+    from lipsync.transport.base import LineSplitter
+
+    splitter = LineSplitter()
+    lines = splitter.feed(b"CURRENT_TIME|12|00\n" * 300_000 + b"LIPSYNC_EVENT_START|gene\npartial")
+    assert len(lines) == 300_001 and lines[-1] == "LIPSYNC_EVENT_START|gene"
+    assert splitter.feed(b" line\n") == ["partial line"]
