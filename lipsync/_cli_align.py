@@ -11,14 +11,14 @@ import argparse
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
 from lipsync._cli_io import UsageError, err, out
-from lipsync.labels.write import LABEL_FORMATS, format_json, label_format_for
-from lipsync.lipmap import load_map
-from lipsync.resolver import resolve
-from lipsync.sound import Audio
-from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:  # loaded when a command runs, not to build the parser
+    from lipsync.sound import Audio
+    from lipsync.timeline import Timeline
 
 __all__ = ["add_align_command", "check_lengths", "fit_labels", "write_outputs"]
 
@@ -32,6 +32,8 @@ def write_outputs(paths: Sequence[Path], timeline: Timeline, audio: Audio | None
 
     Every path is checked before any file is written, and each is written atomically.
     """
+    from lipsync.labels.write import LABEL_FORMATS, format_json, label_format_for
+
     kinds = []
     for path in paths:
         kind = "wav" if path.suffix.lower() == ".wav" else label_format_for(path)
@@ -53,6 +55,8 @@ def write_outputs(paths: Sequence[Path], timeline: Timeline, audio: Audio | None
 
 def print_timeline(timeline: Timeline, audio: Audio | None, *, as_json: bool) -> None:
     """The LIPSYNC sequence, or the JSON of ``timeline --json``."""
+    from lipsync.labels.write import format_json
+
     if as_json:
         rate = None if audio is None else audio.sample_rate
         samples = None if audio is None else len(audio)
@@ -103,6 +107,9 @@ def named(audio_name: str, error: Exception) -> Exception:
 
 def _align(args: argparse.Namespace) -> int:
     from lipsync.aligner import AlignmentRefused, align
+    from lipsync.lipmap import load_map
+    from lipsync.resolver import resolve
+    from lipsync.sound import Audio
 
     given = [name for name in ("text", "kana", "phonemes") if getattr(args, name) is not None]
     if len(given) != 1:

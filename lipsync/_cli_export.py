@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipsync._cli_io import UsageError, err, out
 from lipsync._cli_progress import Progress, long_text_note
 from lipsync._cli_speech import add_source_arguments
 from lipsync.export import FORMATS
-from lipsync.export.job import ExportJob, run
+
+if TYPE_CHECKING:
+    from lipsync.export.job import ExportJob
 
 __all__ = ["add_export_command"]
 
 
 def _template(args: argparse.Namespace, output: Path) -> ExportJob:
+    from lipsync.export.job import ExportJob
     text = args.text if args.text is not None else args.spoken
     return ExportJob(
         output=output, text=text, labels=args.labels, sequence=args.sequence, wav=args.wav,
@@ -25,6 +29,7 @@ def _template(args: argparse.Namespace, output: Path) -> ExportJob:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from lipsync.export.job import run
     if not (args.fps > 0 and args.fps <= 1000):
         raise UsageError(f"--fps must be above 0 and at most 1000, not {args.fps:g}")
     if args.batch is not None:

@@ -16,8 +16,6 @@ from lipsync.audio import OUTPUTS
 from lipsync.errors import ValueRefused
 from lipsync.lipmap import load_map
 from lipsync.names import check_alias
-from lipsync.speaker import EVENT_TIMEOUT
-from lipsync.stream import PAUSES, speakable
 from lipsync.transport import DEFAULT_URL, open_transport
 
 __all__ = ["add_say_command"]
@@ -40,7 +38,8 @@ def _stdin_text() -> Iterator[str]:
 
 
 def _say(args: argparse.Namespace) -> int:
-    from lipsync.speaker import Speaker
+    from lipsync.speaker import EVENT_TIMEOUT, Speaker
+    from lipsync.stream import PAUSES, speakable
     from lipsync.transport.vmc import VmcSender, is_vmc_url
 
     if args.server is not None:
@@ -84,7 +83,8 @@ def _say(args: argparse.Namespace) -> int:
     with Speaker(
         transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
-        event_timeout=args.event_timeout / 1000, unknown=args.unknown,
+        event_timeout=EVENT_TIMEOUT if args.event_timeout is None else args.event_timeout / 1000,
+        unknown=args.unknown,
         on_line=show if args.verbose else None, fps=args.fps, on_weights=vmc,
     ) as speaker:
         start[0] = speaker.clock.now()
@@ -128,10 +128,10 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--sync", choices=("event", "clock"),
                    help="event: start the sound when the agent's motion starts (default with an agent); "
                    "clock: START on the first sample (default for stdout)")
-    p.add_argument("--event-timeout", type=finite_float(0, 10_000), default=EVENT_TIMEOUT * 1000,
-                   metavar="MS",
+    p.add_argument("--event-timeout", type=finite_float(0, 10_000), metavar="MS",
                    help="with --sync event, how long an utterance's sound waits for the agent's "
-                   f"LIPSYNC_EVENT_START (default {EVENT_TIMEOUT * 1000:g}); a later one still counts")
+                   "LIPSYNC_EVENT_START (default: lipsync.speaker.EVENT_TIMEOUT, 500); a later one "
+                   "still counts")
     p.add_argument("--wait", type=finite_float(0, 3600), metavar="SECONDS",
                    help="how long to wait for the agent (default: one try for tcp, 10 s for ws)")
     p.add_argument("--any-client", action="store_true",

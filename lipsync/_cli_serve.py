@@ -46,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from lipsync.serve.server import DEFAULT_PORT
+    from lipsync.serve import DEFAULT_PORT
 
     p = commands.add_parser(
         "serve", help="speak for any engine over WebSocket (JSON), with a preview page",

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
 from lipsync._cli_io import UsageError, err, finite_float, out
 from lipsync._cli_progress import long_text_note
-from lipsync.labels import FORMATS, read_labels
-from lipsync.lipmap import LipMap, load_map
-from lipsync.resolver import resolve
-from lipsync.sound import Audio
-from lipsync.timeline import Timeline
+from lipsync.labels import FORMATS
+
+if TYPE_CHECKING:  # loaded when a command runs, not to build the parser
+    from lipsync.lipmap import LipMap
+    from lipsync.sound import Audio
+    from lipsync.timeline import Timeline
 
 __all__ = ["add_source_arguments", "add_speech_commands", "load_speech"]
 
@@ -53,6 +55,9 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
     """``--wav AUDIO`` and its timeline: from labels or a sequence (checked, or --fit), or aligned."""
     from lipsync._cli_align import check_lengths, fit_labels, named
     from lipsync.aligner import AlignmentRefused
+    from lipsync.labels import read_labels
+    from lipsync.sound import Audio
+    from lipsync.timeline import Timeline
 
     audio = Audio.load(args.wav)
     said = [name for name in ("spoken", "kana", "phonemes") if getattr(args, name, None) is not None]
@@ -89,6 +94,11 @@ def load_speech(
 
     Without ``need_audio``, text is timed by Open JTalk's duration step alone (no audio).
     """
+    from lipsync.labels import read_labels
+    from lipsync.lipmap import load_map
+    from lipsync.resolver import resolve
+    from lipsync.timeline import Timeline
+
     sources = [name for name in ("text", "labels", "sequence") if getattr(args, name, None) is not None]
     said = [name for name in ("spoken", "kana", "phonemes") if getattr(args, name, None) is not None]
     if args.wav is None:

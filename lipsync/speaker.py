@@ -223,6 +223,7 @@ class Speaker:
         self._unanswered: deque[float] = deque()  # when each START not yet answered was sent
         self._events_missing = False  # a START went unanswered: keep to the clock until one comes
         self._heard_anything = threading.Event()
+        self._unfinished: list[threading.Thread] = []  # synthesis of stopped speech, finishing
         self._warned: set[str] = set()
         self._state = threading.RLock()
         self._queue: list[Utterance] = []
@@ -284,10 +285,17 @@ class Speaker:
             self.close()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued has been spoken."""
+        """Wait until everything queued has been spoken (and a piece still being synthesised
+        for speech that was stopped is done, so what is said next has Open JTalk to itself)."""
         def idle(seconds: float) -> bool:
             with self._changed:
-                return self._changed.wait_for(lambda: not self._queue and self._current is None, seconds)
+                if not self._changed.wait_for(lambda: not self._queue and self._current is None, seconds):
+                    return False
+                self._unfinished = [thread for thread in self._unfinished if thread.is_alive()]
+                unfinished = list(self._unfinished)
+            for thread in unfinished:
+                thread.join(seconds)
+            return not any(thread.is_alive() for thread in unfinished)
 
         return _wait(idle, timeout)
 
@@ -627,8 +635,7 @@ class _Run:
             for piece in items:
                 timeline, warnings = resolve(piece.timeline, speaker.lipmap, unknown=speaker.unknown)
                 for warning in warnings:
-                    if speaker.on_warning is not None:
-                        speaker.on_warning(warning)
+                    speaker._warn(warning)
                 if not self._put(Piece(piece.audio, timeline)):
                     return
                 # Let the worker start the sound before making the next piece: both need the
@@ -681,8 +688,11 @@ class _Run:
             if finished or (isinstance(self.utterance._source, str) and not self.utterance.stopped):
                 # Let a piece being made finish, so the next utterance has the CPU to itself.
                 # A stop does not wait for it (Ctrl-C must end at once; synthesis takes a lock,
-                # so the next utterance's cannot overlap it), nor does text still arriving.
+                # so the next utterance's cannot overlap it), nor does text still arriving;
+                # ``Speaker.join()`` waits for such a piece, ``close()`` does not.
                 producer.join()
+            elif producer.is_alive():
+                self.speaker._unfinished.append(producer)
         if self.utterance.stopped:
             return
         # The sound is over. Lips told to go on longer (labels longer than the audio) stop now.

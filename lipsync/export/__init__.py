@@ -15,10 +15,13 @@ written from 0.5 s on.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipsync.errors import ValueRefused
-from lipsync.lipmap import LipMap
-from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lipsync.lipmap import LipMap
+    from lipsync.timeline import Timeline
 
 __all__ = ["DEFAULT_MAPS", "FORMATS", "LABEL_EXPORTS", "export_bytes", "format_for"]
 

@@ -10,13 +10,13 @@ labels without times are timed by Open JTalk's HTS engine: the durations it woul
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipsync.errors import SourceError, ValueRefused, quote
-from lipsync.labels.segments import OPEN_JTALK_LABEL, is_full_context, read_segments
-from lipsync.labels.textgrid import decode_textgrid, read_textgrid
-from lipsync.labels.timeline_json import is_timeline_json, read_timeline_json
-from lipsync.labels.voicevox import read_audio_query
-from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lipsync.timeline import Timeline
+# The readers load when a file is read: the command line only needs FORMATS to start.
 
 __all__ = ["FORMATS", "detect_format", "read_labels"]
 
@@ -27,6 +27,9 @@ _JULIUS_NAMES = frozenset({"silB", "silE", "sp", "q"})
 
 def detect_format(text: str) -> str:
     """Tell a label format from its content (see ``FORMATS``)."""
+    from lipsync.labels.segments import is_full_context
+    from lipsync.labels.timeline_json import is_timeline_json
+
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
         return "json" if is_timeline_json(stripped) else "voicevox"
@@ -53,6 +56,8 @@ def read_labels(
 
     ``tier`` picks a TextGrid tier; ``voice`` and ``speed`` time untimed full-context labels.
     """
+    from lipsync.labels.textgrid import decode_textgrid
+
     path = Path(path)
     source = str(path)
     if format is not None and format not in FORMATS:
@@ -79,6 +84,11 @@ def _read(
     text: str, source: str, format: str | None, *, tier: str | None, voice: str | Path | None,
     speed: float,
 ) -> Timeline:
+    from lipsync.labels.segments import OPEN_JTALK_LABEL, read_segments
+    from lipsync.labels.textgrid import read_textgrid
+    from lipsync.labels.timeline_json import read_timeline_json
+    from lipsync.labels.voicevox import read_audio_query
+
     kind = format or detect_format(text)
     if kind == "voicevox":
         return read_audio_query(text, source)

@@ -6,4 +6,7 @@ the WebSocket endpoint and the preview page (``page/``) around one ``Speaker``.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+__all__ = ["DEFAULT_PORT"]
+
+#: Where ``lipsync serve`` listens unless told (``ws://127.0.0.1:50100/lipsync``).
+DEFAULT_PORT = 50100

@@ -24,6 +24,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from lipsync.errors import LipsyncError
+from lipsync.serve import DEFAULT_PORT
 from lipsync.serve.protocol import MAX_MESSAGE, PATH, ProtocolError
 from lipsync.serve.session import RATE, Session
 
@@ -39,7 +40,6 @@ __all__ = ["DEFAULT_PORT", "PATH", "RATE", "Server"]
 
 logger = logging.getLogger("lipsync.serve")
 
-DEFAULT_PORT = 50100
 _PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
           "/style.css": ("style.css", "text/css")}
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
