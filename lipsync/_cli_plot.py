@@ -21,33 +21,18 @@ def speak(text: str, args: argparse.Namespace) -> tuple[Audio, Timeline]:
 
     if len(text) <= LONG_TEXT:
         return synthesize(text, voice=args.voice, speed=args.speed, half_tone=args.half_tone)
-    import numpy as np
-
-    from lipsync.stream import speech_pieces, split_text
+    from lipsync.stream import joined_speech, split_text
 
     progress = Progress("synthesising piece", len(split_text(text)))
-    audio: list[Audio] = []
-    timeline: Timeline | None = None
     try:
-        for number, piece in enumerate(
-            speech_pieces(text, voice=args.voice, speed=args.speed, half_tone=args.half_tone), start=1
-        ):
-            progress.update(min(number, progress.total))
-            audio.append(piece.audio)
-            timeline = piece.timeline if timeline is None else timeline + piece.timeline
+        return joined_speech(text, voice=args.voice, speed=args.speed, half_tone=args.half_tone,
+                             on_piece=lambda number: progress.update(min(number, progress.total)))
     finally:
         progress.close()
-    if timeline is None:
-        from lipsync.errors import ValueRefused
-
-        raise ValueRefused(f"nothing to say in {text[:40]!r}: Open JTalk found no speech")
-    rate = audio[0].sample_rate
-    return Audio(np.concatenate([a.samples for a in audio]), rate), timeline
 
 
 def _plot(args: argparse.Namespace) -> int:
     from lipsync.curves import mouth_curves
-    from lipsync.labels import read_labels
     from lipsync.lipmap import load_map
     from lipsync.plot import PLOT_FORMATS, render
     from lipsync.resolver import resolve
@@ -55,23 +40,15 @@ def _plot(args: argparse.Namespace) -> int:
     fmt = args.output.suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
         raise UsageError(f"-o {args.output}: the picture is written as .png or .svg")
-    audio: Audio | None = None
-    if args.wav is not None:
-        # Recorded speech: timed by --labels or --sequence, or aligned to --text/--kana/--phonemes.
+    if args.wav is not None or args.text is None:
+        # Recorded speech (--labels, --sequence, or aligned to --text/--kana/--phonemes), or labels
+        # or a sequence alone: read as every command reads them.
         audio, timeline, lipmap = load_speech(args)
     else:
-        given = [n for n in ("text", "labels", "sequence") if getattr(args, n) is not None]
-        if len(given) != 1:
+        if args.labels is not None or args.sequence is not None:
             raise UsageError("give exactly one of TEXT, --labels FILE or --sequence SEQ (or --wav AUDIO)")
         lipmap = load_map(args.map)
-        if args.text is not None:
-            audio, timeline = speak(args.text, args)
-        elif args.labels is not None:
-            timeline = read_labels(
-                args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
-            )
-        else:
-            timeline = Timeline.from_sequence(args.sequence)
+        audio, timeline = speak(args.text, args)
         timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
         for warning in warnings:
             err(f"lipsync: warning: {warning}")

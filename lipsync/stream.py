@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -205,12 +205,20 @@ def speech_pieces(
 
 
 def joined_speech(
-    text: str, *, voice: str | Path | None = None, speed: float = 1.0, half_tone: float = 0.0
+    text: str, *, voice: str | Path | None = None, speed: float = 1.0, half_tone: float = 0.0,
+    on_piece: Callable[[int], None] | None = None,
 ) -> tuple[Audio, Timeline]:
-    """A text of any length spoken whole: its pieces joined exactly as ``say`` joins them."""
+    """A text of any length spoken whole: its pieces joined exactly as ``say`` joins them.
+
+    ``on_piece(n)`` hears each piece as it is made (``n`` from 1), for a progress display.
+    """
     import numpy as np
 
-    pieces = list(speech_pieces(text, voice=voice, speed=speed, half_tone=half_tone))
+    pieces: list[Piece] = []
+    for piece in speech_pieces(text, voice=voice, speed=speed, half_tone=half_tone):
+        pieces.append(piece)
+        if on_piece is not None:
+            on_piece(len(pieces))
     if not pieces:
         raise ValueRefused(f"nothing to say in {text[:40]!r}: Open JTalk found no speech")
     timeline = pieces[0].timeline
