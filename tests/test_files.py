@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REFERENCE, ROOT
+from test_atomic import _LOOP  # the child that saves a map over and over
 
 from lipsync import LipMap, ValueRefused
 from lipsync._atomic import locked, write_atomic
@@ -203,23 +204,9 @@ def test_temporaries_of_a_dead_process_are_removed_and_a_live_ones_kept(lip: Pat
     assert not dead.exists() and live.exists()
 
 
-_SAVING = """
-import sys
-from lipsync import LipMap
-path = sys.argv[1]
-lipmap = LipMap.load(path)
-print("ready", flush=True)
-i = 0
-while True:
-    i += 1
-    lipmap = lipmap.set_weights("a", [i % 7 / 10, 0, 0, 0])
-    lipmap.save()
-"""
-
-
 def test_after_kill_9_mid_save_the_next_save_leaves_no_temporary(lip: Path, tmp_path: Path) -> None:
     for delay in (0.01, 0.03, 0.07):
-        child = subprocess.Popen([sys.executable, "-c", _SAVING, str(lip)], env=ENV, stdout=subprocess.PIPE)
+        child = subprocess.Popen([sys.executable, "-c", _LOOP, str(lip)], env=ENV, stdout=subprocess.PIPE)
         assert child.stdout is not None and child.stdout.readline() == b"ready\n"
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
