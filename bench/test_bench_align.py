@@ -16,10 +16,9 @@ import time
 
 import pytest
 from conftest import REFERENCE
+from timing import median_first_sound
 
 from lipsync import Audio, align, synthesize
-from lipsync.audio.null import NullOutput
-from lipsync.speaker import Speaker
 
 VOICES = ["mei_angry", "mei_bashful", "mei_happy", "mei_sad"]
 #: (speed, half tones, rate, stereo): one per voice and sentence, in turn.
@@ -97,18 +96,7 @@ def test_alignment_accuracy_and_speed(benchmark, figures):
 
 
 def _first_sound(pieces: list[tuple[Audio, str]], rounds: int) -> float:
-    times = []
-    with Speaker(None, audio=NullOutput()) as speaker:
-        for _ in range(rounds):
-            began = time.monotonic()
-            utterance = speaker.say(iter(pieces))
-            while utterance.started_at is None and not utterance.done:
-                time.sleep(0.0005)
-            assert utterance.started_at is not None
-            times.append(utterance.started_at - began)
-            utterance.stop()
-            speaker.join(30)
-    return statistics.median(times)
+    return median_first_sound(lambda: iter(pieces), rounds)
 
 
 @pytest.mark.parametrize("count", [3])

@@ -11,12 +11,12 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from agent import TcpAgent
 from texts import text_of
+from timing import median_first_sound, median_synthesis
 
 from lipsync import Audio, Timeline, synthesize
 from lipsync.audio import open_output
@@ -60,28 +60,7 @@ def test_start_vs_first_sample(benchmark, figures, output_name):
 
 
 def _first_sound(text: str, rounds: int) -> float:
-    """Median time from ``say()`` to the first sample reaching the (null) device."""
-    times = []
-    with Speaker(None, audio=NullOutput()) as speaker:
-        for _ in range(rounds):
-            began = time.monotonic()
-            utterance = speaker.say(text)
-            while utterance.started_at is None and not utterance.done:
-                time.sleep(0.0005)
-            assert utterance.started_at is not None
-            times.append(utterance.started_at - began)
-            utterance.stop()
-            speaker.join(5)
-    return statistics.median(times)
-
-
-def _synthesis(text: str, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        began = time.perf_counter()
-        synthesize(text)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    return median_first_sound(lambda: text, rounds, join=5)
 
 
 SHORT = "こんにちは、今日はいい天気ですね。"
@@ -89,7 +68,7 @@ SHORT = "こんにちは、今日はいい天気ですね。"
 
 def test_first_sound_of_a_short_sentence(benchmark, figures):
     synthesize(SHORT)
-    bare = _synthesis(SHORT, 10)
+    bare = median_synthesis(SHORT, 10)
     first = benchmark.pedantic(_first_sound, args=(SHORT, 10), rounds=1)
     figures.add("synthesis of a short sentence (17 characters)", bare)
     figures.add("say() to first sound, same sentence", first,
@@ -103,8 +82,8 @@ def test_first_sound_streamed_vs_whole(benchmark, figures, length):
     first_piece = split_text(text)[0]
     synthesize(first_piece)
     rounds = 1 if length >= 2000 else 3
-    whole = _synthesis(text, rounds)
-    alone = _synthesis(first_piece, 10)
+    whole = median_synthesis(text, rounds)
+    alone = median_synthesis(first_piece, 10)
     first = benchmark.pedantic(_first_sound, args=(text, 5), rounds=1)
     figures.add(f"whole synthesis, {length} characters", whole)
     figures.add(f"first piece alone, {length} characters ({len(first_piece)})", alone)

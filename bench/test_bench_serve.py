@@ -23,6 +23,7 @@ from pathlib import Path
 from agent import TcpAgent
 from serveclient import serve_process
 from texts import text_of
+from timing import median_synthesis
 from websockets.sync.client import ClientConnection, connect
 
 from lipsync import synthesize
@@ -61,20 +62,11 @@ def _to_started(url: str, text: str, rounds: int) -> float:
     return statistics.median(times)
 
 
-def _synthesis(text: str, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        began = time.perf_counter()
-        synthesize(text)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
-
-
 def test_warm_server_say_to_started(benchmark, figures):
     first_piece = split_text(text_of(2000))[0]
     synthesize(SHORT)
-    short_bare = _synthesis(SHORT, 10)
-    long_bare = _synthesis(first_piece, 10)
+    short_bare = median_synthesis(SHORT, 10)
+    long_bare = median_synthesis(first_piece, 10)
     with serve_process() as (url, _):
         _to_started(url, SHORT, 2)  # the first connection and request warm the path
         short = benchmark.pedantic(_to_started, args=(url, SHORT, 10), rounds=1)
