@@ -28,15 +28,17 @@ def starts(agent: WsAgent) -> list[str]:
     return [line for line in agent.lines if "LIPSYNC_START" in line]
 
 
-def session(port: int, agent: WsAgent | None, events: list[str] | None = None, *, wait: float = 5) -> None:
-    """One ``lipsync say --to ws://...``: bind, let the agent (re)connect, say KONNICHIWA, leave."""
-    transport = WebSocketTransport("127.0.0.1", port, "/chat", wait=wait)
+def session(port: int, agent: WsAgent, events: list[str], *, connect: bool = False) -> None:
+    """One ``lipsync say --to ws://...``: bind, let the agent (re)connect, say KONNICHIWA, leave.
+
+    ``connect``: the agent connects now (at its start-up); otherwise it reconnects by itself.
+    """
+    transport = WebSocketTransport("127.0.0.1", port, "/chat", wait=5)
     transport.bind()
-    if agent is not None and agent.sock is None and not agent.retry:
+    if connect:
         agent.connect()
     timeline = Timeline.from_sequence(KONNICHIWA)
-    on_event = None if events is None else (lambda kind, t: events.append(kind))
-    with Speaker(transport, "gene", audio="null", on_event=on_event) as speaker:
+    with Speaker(transport, "gene", audio="null", on_event=lambda kind, t: events.append(kind)) as speaker:
         speaker.say(silent(timeline), timeline).wait(10)
 
 
@@ -63,16 +65,9 @@ def test_every_later_session_moves_the_lips_and_ends_without_a_close_frame() -> 
     try:
         for number in range(1, 4):
             events: list[str] = []
-            if number == 1:
-                transport_ready = WebSocketTransport("127.0.0.1", port, "/chat", wait=5)
-                transport_ready.bind()
-                agent.connect()
-                timeline = Timeline.from_sequence(KONNICHIWA)
-                with Speaker(transport_ready, "gene", audio="null",
-                             on_event=lambda kind, t, e=events: e.append(kind)) as speaker:
-                    speaker.say(silent(timeline), timeline).wait(10)
-            else:
-                session(port, agent, events)  # the agent reconnects by itself (RetryCount)
+            # The first time the agent connects at its start-up; later it reconnects by itself
+            # (RetryCount).
+            session(port, agent, events, connect=number == 1)
             assert agent.wait_session_end(), "the session must end by dropping the connection"
             assert "start" in events, f"session {number} moved no lips"
         assert agent.close_frames == 0
