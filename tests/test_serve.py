@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import time
@@ -294,22 +295,19 @@ def test_a_client_that_stops_reading_is_dropped_and_others_are_served() -> None:
         sock = socket.create_connection(("127.0.0.1", server.port))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         # It reads one message, then no more (and will not wait to close politely).
-        stalled = connect(server.url, sock=sock, max_queue=1, close_timeout=0.1, max_size=None)
-        try:
-            stalled.send(json.dumps({"type": "say", "id": "flood", "wav": wav, "labels": "0.0 60.0 a\n",
-                                     "audio": "client"}))
-            with client(server) as other:
-                other.send({"type": "say", "id": "next", "text": "はい"})
-                assert other.ended("next")[-1]["stopped"] is False  # the scheduler went on
-                assert wait_until(lambda: server.clients == 1)  # the stalled one was let go
-        finally:
-            # It leaves as it lived: without reading, so without a polite close (which would
-            # wait on its unread data with some websockets versions).
+        with connect(server.url, sock=sock, max_queue=1, close_timeout=0.1, max_size=None) as stalled:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+                stalled.send(json.dumps({"type": "say", "id": "flood", "wav": wav,
+                                         "labels": "0.0 60.0 a\n", "audio": "client"}))
+                with client(server) as other:
+                    other.send({"type": "say", "id": "next", "text": "はい"})
+                    assert other.ended("next")[-1]["stopped"] is False  # the scheduler went on
+                    assert wait_until(lambda: server.clients == 1)  # the stalled one was let go
+            finally:
+                # It leaves as it lived: without reading, so without a polite close (which would
+                # wait on its unread data with some websockets versions).
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
