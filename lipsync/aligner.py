@@ -5,7 +5,7 @@ or a phoneme string), and aligns those phonemes to the audio with pydomino's pho
 transition model (16 kHz mono, 10 ms frames). The voice decides where it paused: a pause may
 fall between any two accent phrases (after any mora for a phoneme string), and the aligner
 is asked with one at every such place; those where the audio is not silent for long enough
-(80 ms, more before a stop, whose closure is silent too) are dropped and the rest aligned
+(80 ms, more before a stop, whose closure is quiet too, or a faint ``h``) are dropped and the rest aligned
 again (pydomino keeps the model's output for the same audio, so the second pass costs
 almost nothing). Boundaries facing silence are then placed as Open JTalk would
 (``lipsync.align_edges``).
@@ -36,8 +36,10 @@ from typing import TYPE_CHECKING, Any
 from lipsync.align_edges import (
     CLOSURE_FRAMES,
     CONSONANTS,
+    QUIET_CONSONANTS,
     QUIET_DB,
     STOPS,
+    VOICELESS_STOPS,
     VOWELS,
     edges_by_prior,
     frame_levels,
@@ -276,11 +278,11 @@ def align_plan(audio: Audio, plan: Plan) -> Timeline:
     quiet = [db < -QUIET_DB for db in level]
     kept = [False] * len(plan.names)
     for k, token in enumerate(tokens[1:-1], start=1):
-        # A pause is kept where the aligner found one and the audio is silent there for
-        # long enough: more than a stop consonant's closure when one follows.
+        # A pause is kept where the aligner found one and the audio is silent there for long enough.
         silent = sum(quiet[starts[k - 1] : starts[k]])
-        need = _MIN_PAUSE_FRAMES + (CLOSURE_FRAMES if tokens[k + 1] in STOPS else 0)
-        if token == "pau" and silent >= need and silent >= 0.6 * (starts[k] - starts[k - 1]):
+        if token == "pau" and silent >= _pause_needs(plan, tokens, members, k) and (
+            silent >= 0.6 * (starts[k] - starts[k - 1])
+        ):
             kept[members[k + 1][0]] = True
     if kept != everywhere:
         tokens, members = _sequence(plan, kept)
@@ -292,6 +294,24 @@ def align_plan(audio: Audio, plan: Plan) -> Timeline:
     timeline = _timeline(audio, plan, tokens, members, starts)
     check_alignment(audio, samples, plan, timeline, tokens, members, raw_starts, level)
     return timeline
+
+
+def _pause_needs(plan: Plan, tokens: list[str], members: list[list[int]], k: int) -> int:
+    """Silent frames that make the pause ``tokens[k]`` real, by what follows it.
+
+    A quiet consonant next may be what is silent: a stop's closure (at least
+    ``CLOSURE_FRAMES``; Open JTalk's expected length of a voiceless stop, twice that of a
+    voiced one, whose closure some voices hold for 300 ms at a phrase's start) or the faint
+    breath of ``h`` and ``f`` (twice their expected length). The pause must outlast it.
+    """
+    need = _MIN_PAUSE_FRAMES
+    following = tokens[k + 1]
+    if following in QUIET_CONSONANTS:
+        expected = round(plan.expected[members[k + 1][0]] * 100) if plan.expected else 0
+        need += expected * (1 if following in VOICELESS_STOPS else 2)
+        if following in STOPS:
+            need = max(need, _MIN_PAUSE_FRAMES + CLOSURE_FRAMES)
+    return need
 
 
 def token_expectations(plan: Plan, tokens: list[str], members: list[list[int]]) -> list[float]:
@@ -313,8 +333,10 @@ def _timeline(
     for k, token in enumerate(tokens):
         begin, end = edges[k], edges[k + 1]
         if token == "pau":
-            name = "sil" if k in (0, len(tokens) - 1) else "pau"
-            spans.append((name, Fraction(end - begin, rate)))
+            if k in (0, len(tokens) - 1):
+                spans.append(("sil", Fraction(end - begin, rate)))
+            elif end > begin:  # a pause the edges above left no time is none
+                spans.append(("pau", Fraction(end - begin, rate)))
             continue
         group = members[k]
         weights = [plan.expected[i] for i in group] if plan.expected else [1.0] * len(group)
