@@ -590,6 +590,9 @@ class _Action:
         self.index = index
         self.kind = kind
         self.chunk = chunk
+        #: A frame's weights, worked out when it was scheduled, and how many pieces' curves
+        #: there were then (a piece added since may change them).
+        self.weights: tuple[float, dict[str, float] | None, int] | None = None
 
 
 class _Run:
@@ -744,6 +747,7 @@ class _Run:
             self._handshake(chunks[0])
             if self.utterance._cancel.is_set():
                 return
+        curves = self._curves(timeline) if self.on_weights is not None else None
         with speaker._state:
             if self.utterance._cancel.is_set():
                 return
@@ -757,19 +761,24 @@ class _Run:
             ]
             if handshake:
                 self._started(actions.pop(0))
+        # The first sample may be due at once (an output with no buffer): from here on, only
+        # what must come before it, then what is due, then the bookkeeping.
         if self.utterance.on_piece is not None:
             # Before the next piece's synthesis may start: it holds the GIL for its whole call.
             self.utterance.on_piece(self.output.sample_time(start), Piece(audio, timeline))
+        for action in actions:
+            self._schedule(action)
+        if curves is not None:
+            self.curves.append((start, start + math.ceil(curves.duration * self.rate) + 1, curves))
+            if not self.frame_pending:
+                self._next_frame(start)
+        self._schedule(_Action(start, "first"))
+        self._do_due()
         self.playing.set()
         so_far = self.utterance._timeline
         if gap > 0:
             so_far = so_far + Timeline([("pau", Fraction(gap, self.rate))])
         self.utterance._timeline = so_far + timeline if len(so_far) else timeline
-        for action in actions:
-            self._schedule(action)
-        if self.on_weights is not None:
-            self._add_curves(start, timeline)
-        self._schedule(_Action(start, "first"))
 
     def _shorten_pause(self, audio: Audio, timeline: Timeline) -> tuple[Audio, Timeline]:
         """A piece that starts with a pause, late: the silence already played counts."""
@@ -799,23 +808,31 @@ class _Run:
         # A late answer still counts: it lands in the running estimate when it comes.
         speaker.clock.wait(speaker._event_started, sent + speaker.event_timeout)
 
-    def _add_curves(self, start: int, timeline: Timeline) -> None:
+    def _curves(self, timeline: Timeline) -> MouthCurves | None:
+        """The mouth curves of a piece (``None``: only pauses), before its sound is queued.
+
+        The curve runs to the closing keyframe, one sample past the timeline's end.
+        """
         from lipsync.curves import mouth_curves
 
         if not any(n not in PAUSES for n in timeline.names):
-            return
+            return None
         if self.lipmap is not self.speaker.lipmap:
             timeline, _ = resolve(timeline, self.lipmap, unknown=self.speaker.unknown)
-        curves = mouth_curves(timeline, self.lipmap)
-        stop = start + math.ceil(curves.duration * self.rate) + 1  # the closing keyframe too
-        self.curves.append((start, stop, curves))
-        if not self.frame_pending:
-            self._next_frame(start)
+        return mouth_curves(timeline, self.lipmap)
 
     # -- actions --------------------------------------------------------------------------------
 
     def _schedule(self, action: _Action) -> None:
         heapq.heappush(self.actions, (action.index, next(self.order), action))
+
+    def _do_due(self) -> None:
+        """Do the actions already due."""
+        while self.actions:
+            due = self._due(self.actions[0][2])
+            if due is None or self.speaker.clock.now() < due:
+                return
+            self._do(heapq.heappop(self.actions)[2])
 
     def _due(self, action: _Action) -> float | None:
         at = self.output.sample_time(action.index)
@@ -839,7 +856,7 @@ class _Run:
                     assert action.chunk is not None and speaker.model is not None
                     speaker._send(action.chunk.line(speaker.model))
         elif action.kind == "frame":
-            self._frame(action.index)
+            self._frame(action)
 
     def _started(self, action: _Action) -> None:
         """Note that lips move from ``action``'s chunk on, until that chunk's end."""
@@ -856,20 +873,35 @@ class _Run:
         assert self.origin is not None
         fps = self.fps
         number = math.ceil((after - self.origin) * fps / self.rate - 1e-9)
-        self._schedule(_Action(self.origin + round(number * self.rate / fps), "frame"))
+        action = _Action(self.origin + round(number * self.rate / fps), "frame")
+        # Worked out now, a frame ahead, so that when it is due only the callback is left.
+        action.weights = self._weights(action.index)
+        self._schedule(action)
         self.frame_pending = True
 
-    def _frame(self, index: int) -> None:
-        """Call ``on_weights`` for the frame at ``index``, and schedule the next."""
-        callback = self.on_weights
-        assert callback is not None and self.origin is not None
-        self.frame_pending = False
+    def _weights(self, index: int) -> tuple[float, dict[str, float] | None, int]:
+        """The frame at stream ``index``: its time, its weights (``None``: no curve there)."""
+        assert self.origin is not None
+        t = round((index - self.origin) / self.rate, 9)
         here = [c for c in self.curves if c[0] <= index < c[1]]
-        if here:
-            first, _, curves = here[-1]
-            row = curves.at([(index - first) / self.rate])[0]
-            t = round((index - self.origin) / self.rate, 9)
-            callback(t, dict(zip(curves.morphs, (float(w) for w in row), strict=True)))
+        if not here:
+            return t, None, len(self.curves)
+        first, _, curves = here[-1]
+        row = curves.at([(index - first) / self.rate])[0]
+        return t, dict(zip(curves.morphs, (float(w) for w in row), strict=True)), len(self.curves)
+
+    def _frame(self, action: _Action) -> None:
+        """Call ``on_weights`` for the frame ``action``, and schedule the next."""
+        callback = self.on_weights
+        assert callback is not None
+        self.frame_pending = False
+        index = action.index
+        ready = action.weights
+        t, weights, known = ready if ready is not None else self._weights(index)
+        if known != len(self.curves):
+            t, weights, _ = self._weights(index)
+        if weights is not None:
+            callback(t, weights)
         later = [c for c in self.curves if c[1] > index + 1]
         if later:
             self._next_frame(max(index + 1, min(c[0] for c in later)))
