@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from lipsync import Audio, MissingDependency, ValueRefused
 from lipsync.audio import open_output
 from lipsync.audio.base import PullOutput
 from lipsync.audio.null import NullOutput
-from lipsync.clock import VirtualClock
+from lipsync.clock import MonotonicClock, VirtualClock
 
 
 def test_null_output_plays_by_its_clock() -> None:
@@ -29,6 +30,17 @@ def test_null_output_plays_by_its_clock() -> None:
     assert output.clear() == 2400 and output.idle()
     clock.advance(1.0)
     assert output.play(np.ones(10, dtype=np.int16)) == 50400  # idle: from now on
+
+
+def test_the_real_clock_never_ends_a_wait_before_its_time_and_ends_it_when_told() -> None:
+    clock = MonotonicClock()
+    event = threading.Event()
+    for ahead in (0.0, 0.0002, 0.003):  # within the spin, and beyond it
+        until = clock.now() + ahead
+        assert clock.wait(event, until) is False
+        assert clock.now() >= until
+    threading.Timer(0.01, event.set).start()
+    assert clock.wait(event, clock.now() + 60) is True
 
 
 def test_pull_output_hands_out_queued_samples_then_silence() -> None:
