@@ -201,25 +201,7 @@ class WsAgent(Recorder):
         self._start(sock)
 
     def _handshake(self) -> socket.socket:
-        parts = urlsplit(self.url)
-        sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {parts.path or '/'} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}",
-                 "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
-                 "Sec-WebSocket-Version: 13", *(f"{k}: {v}" for k, v in self.headers.items())]
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            data = sock.recv(4096)
-            if not data:
-                break
-            answer += data
-        status = answer.split(b"\r\n", 1)[0]
-        if b" 101 " not in status + b" ":
-            sock.close()
-            raise WsRefused(status.decode(errors="replace"))
-        sock.settimeout(None)
-        self._leftover = answer.split(b"\r\n\r\n", 1)[1]
+        sock, self._leftover = ws_handshake(self.url, self.headers)
         return sock
 
     def _start(self, sock: socket.socket) -> None:
@@ -236,7 +218,7 @@ class WsAgent(Recorder):
     def _serve(self, sock: socket.socket) -> None:
         buffer = self._leftover
         while True:
-            frame = self._frame(sock, buffer)
+            frame = read_frame(sock, buffer)
             if frame is None:
                 break
             opcode, payload, buffer = frame
@@ -296,21 +278,13 @@ class WsAgent(Recorder):
 
     def send_bytes(self, line: bytes) -> None:
         """One masked text frame holding ``line`` and a newline, invalid UTF-8 and all."""
-        payload = line + b"\n"
-        mask = os.urandom(4)
-        if len(payload) < 126:
-            head = bytes([0x81, 0x80 | len(payload)])
-        elif len(payload) < 65536:
-            head = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
-        else:
-            head = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", len(payload))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        frame = masked_frame(line + b"\n")
         with self._lock:
             sock = self.sock
             if sock is None:
                 return
             try:
-                sock.sendall(head + mask + masked)
+                sock.sendall(frame)
             except OSError:
                 pass
 
@@ -340,3 +314,76 @@ class WsAgent(Recorder):
                     return True
             time.sleep(0.01)
         return False
+
+
+def ws_handshake(url: str, headers: dict[str, str]) -> tuple[socket.socket, bytes]:
+    """Open a WebSocket to ``url`` over a plain socket: the socket and any bytes after the upgrade.
+
+    ``WsRefused`` if the server answers with something other than 101.
+    """
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET {parts.path or '/'} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}",
+             "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
+             "Sec-WebSocket-Version: 13", *(f"{k}: {v}" for k, v in headers.items())]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        data = sock.recv(4096)
+        if not data:
+            break
+        answer += data
+    status = answer.split(b"\r\n", 1)[0]
+    if b" 101 " not in status + b" ":
+        sock.close()
+        raise WsRefused(status.decode(errors="replace"))
+    sock.settimeout(None)
+    return sock, answer.split(b"\r\n\r\n", 1)[1]
+
+
+def read_frame(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bytes] | None:
+    """The next frame from ``sock`` after ``buffer``: (opcode, payload, bytes left over), or
+    ``None`` once the connection is gone."""
+
+    def need(count: int) -> bytes | None:
+        nonlocal buffer
+        while len(buffer) < count:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return None
+            if not data:
+                return None
+            buffer += data
+        taken, buffer = buffer[:count], buffer[count:]
+        return taken
+
+    head = need(2)
+    if head is None:
+        return None
+    length = head[1] & 0x7F
+    if length == 126:
+        more = need(2)
+        length = struct.unpack("!H", more)[0] if more else -1
+    elif length == 127:
+        more = need(8)
+        length = struct.unpack("!Q", more)[0] if more else -1
+    payload = need(length) if length >= 0 else None
+    if payload is None:
+        return None
+    return head[0] & 0x0F, payload, buffer
+
+
+def masked_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A client's frame (text unless ``opcode`` says otherwise) holding ``payload``, masked as a
+    client's must be."""
+    mask = os.urandom(4)
+    first = 0x80 | opcode
+    if len(payload) < 126:
+        head = bytes([first, 0x80 | len(payload)])
+    elif len(payload) < 65536:
+        head = bytes([first, 0x80 | 126]) + struct.pack("!H", len(payload))
+    else:
+        head = bytes([first, 0x80 | 127]) + struct.pack("!Q", len(payload))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
