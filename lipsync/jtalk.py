@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import io
 import threading
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
@@ -37,9 +38,12 @@ MAX_TEXT_CHARS = 2000
 MAX_LONG_TEXT_CHARS = 5000
 
 _ENGINE_BYTES = 4096  # HTS_Engine is 424 bytes in hts_engine API 1.10: leave ample room
-_lock = threading.Lock()
 _module: ModuleType | None = None
-_voices: dict[bytes, _Voice] = {}
+#: Loaded engines not in use, per voice file. An engine serves one synthesis at a time; a
+#: second at once (a new utterance while a stopped one's last piece is still being made)
+#: loads another rather than wait for it, and both run, the GIL released, on their own cores.
+_idle: dict[bytes, list[_Voice]] = {}
+_pool = threading.Lock()
 
 
 def _pyopenjtalk() -> ModuleType:
@@ -116,25 +120,36 @@ class _Voice:
         return [sum(states[i * nstate : (i + 1) * nstate]) for i in range(len(labels))]
 
 
-def _voice(path: str | Path | None) -> _Voice:
+@contextlib.contextmanager
+def _engine(path: str | Path | None) -> Iterator[_Voice]:
+    """An engine for the voice at ``path`` (default: mei_normal), to itself until the block ends."""
     jtalk = _pyopenjtalk()
     key = jtalk.DEFAULT_HTS_VOICE if path is None else str(Path(path)).encode()
     if isinstance(key, str):
         key = key.encode()
-    with _lock:
-        voice = _voices.get(key)
-        if voice is None:
-            if path is not None and not Path(path).is_file():
-                raise ValueRefused(f"{path}: no such voice file")
-            if path is not None:
-                try:
-                    check_voice(path)  # a broken header would crash the C engine, not raise
-                except SourceError as exc:
-                    raise ValueRefused(
-                        f"{path}: cannot load as an HTS voice: line {exc.line}: {exc.message}"
-                    ) from None
-            voice = _voices[key] = _Voice(key)
-    return voice
+    with _pool:
+        idle = _idle.get(key)
+        voice = idle.pop() if idle else None
+    if voice is None:
+        voice = _load(key, path)
+    try:
+        yield voice
+    finally:
+        with _pool:
+            _idle.setdefault(key, []).append(voice)
+
+
+def _load(key: bytes, path: str | Path | None) -> _Voice:
+    if path is not None:
+        if not Path(path).is_file():
+            raise ValueRefused(f"{path}: no such voice file")
+        try:
+            check_voice(path)  # a broken header would crash the C engine, not raise
+        except SourceError as exc:
+            raise ValueRefused(
+                f"{path}: cannot load as an HTS voice: line {exc.line}: {exc.message}"
+            ) from None
+    return _Voice(key)
 
 
 def labels_for(text: str) -> list[str]:
@@ -166,8 +181,7 @@ def accent_phrases(text: str) -> list[str]:
     The phrases joined are the text after Open JTalk's own normalisation (half-width letters
     become full-width), which it reads the same way.
     """
-    with _lock:
-        features = _pyopenjtalk().run_frontend(text)
+    features = _pyopenjtalk().run_frontend(text)  # pyopenjtalk lends its front end to each thread
     phrases: list[str] = []
     for feature in features:
         if feature["chain_flag"] == 1 and phrases:
@@ -208,8 +222,7 @@ def durations(text: str, *, voice: str | Path | None = None, speed: float = 1.0)
 
         return joined_durations(text, voice=voice, speed=speed)
     labels = labels_for(text)
-    engine = _voice(voice)
-    with _lock:
+    with _engine(voice) as engine:
         frames = engine.frames(labels, speed)
     return _timeline(labels, frames, engine, "<text>")
 
@@ -224,8 +237,7 @@ def time_labels(
         if not OPEN_JTALK_LABEL.match(label):
             raise SourceError(source, index + 1, 1, "expected an Open JTalk full-context label "
                               f"(p1^p2-p3+p4=p5/A:.../K:...), found {label[:40]!r}")
-    engine = _voice(voice)
-    with _lock:
+    with _engine(voice) as engine:
         frames = engine.frames(labels, speed)
     return _timeline(labels, frames, engine, source)
 
@@ -246,8 +258,7 @@ def synthesize(
 
         return joined_speech(text, voice=voice, speed=speed, half_tone=half_tone)
     labels = labels_for(text)
-    engine = _voice(voice)
-    with _lock:
+    with _engine(voice) as engine:
         frames = engine.frames(labels, speed)
         audio_engine = engine.audio_engine
         audio_engine.set_speed(speed)

@@ -286,7 +286,7 @@ class Speaker:
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until everything queued has been spoken (and a piece still being synthesised
-        for speech that was stopped is done, so what is said next has Open JTalk to itself)."""
+        for speech that was stopped is done, so what is said next has the CPU to itself)."""
         def idle(seconds: float) -> bool:
             with self._changed:
                 if not self._changed.wait_for(lambda: not self._queue and self._current is None, seconds):
@@ -690,8 +690,8 @@ class _Run:
                 cancel.set()  # the producer stops at its next piece
             if finished or (isinstance(self.utterance._source, str) and not self.utterance.stopped):
                 # Let a piece being made finish, so the next utterance has the CPU to itself.
-                # A stop does not wait for it (Ctrl-C must end at once; synthesis takes a lock,
-                # so the next utterance's cannot overlap it), nor does text still arriving;
+                # A stop does not wait for it (Ctrl-C must end at once; the next utterance's
+                # synthesis runs beside it on an engine of its own), nor does text still arriving;
                 # ``Speaker.join()`` waits for such a piece, ``close()`` does not.
                 producer.join()
             elif producer.is_alive():

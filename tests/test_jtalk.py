@@ -110,3 +110,34 @@ def test_stdout_stays_clean():
 def test_exact_times_are_fractions():
     _, timeline = synthesize("はい")
     assert all(isinstance(d, Fraction) for d in timeline.durations)
+
+
+def test_syntheses_at_once_each_have_an_engine_and_the_same_results():
+    # A new utterance's synthesis must not wait for a stopped one's last piece: each runs on
+    # an engine of its own, and what each makes is what it would make alone.
+    import threading
+
+    import numpy as np
+
+    from lipsync import jtalk
+
+    texts = ["今日はいい天気ですね。", "明日は雨が降るそうです。", "こんにちは。"]
+    alone = [synthesize(text, speed=1.1, half_tone=2.0 * n) for n, text in enumerate(texts)]
+    with jtalk._engine(None) as first, jtalk._engine(None) as second:
+        assert first is not second
+    results: dict[int, object] = {}
+    barrier = threading.Barrier(len(texts))
+
+    def speak(n: int) -> None:
+        barrier.wait()
+        results[n] = synthesize(texts[n], speed=1.1, half_tone=2.0 * n)
+
+    threads = [threading.Thread(target=speak, args=(n,)) for n in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for n, (audio, timeline) in enumerate(alone):
+        got_audio, got_timeline = results[n]  # type: ignore[misc]
+        assert got_timeline == timeline
+        assert np.array_equal(got_audio.samples, audio.samples)
