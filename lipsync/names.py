@@ -52,10 +52,12 @@ def name_fault(
         return f"a name must be text, not {type(name).__name__}"
     if not name:
         return "a name must not be empty"
-    for ch in name:
-        fault = _char_fault(ch, breakers, spaces=spaces)
-        if fault:
-            return f"{fault} is not allowed in a name"
+    # Each distinct character once (a name may be megabytes of one character); the fault
+    # named is the one that comes first.
+    bad = [ch for ch in set(name) if _char_fault(ch, breakers, spaces=spaces)]
+    if bad:
+        first = min(bad, key=name.index)
+        return f"{_char_fault(first, breakers, spaces=spaces)} is not allowed in a name"
     if spaces and _NUMBER.match(name):
         return "a name must not read as a number"
     return None

@@ -74,3 +74,25 @@ def test_mutated_files_give_a_map_or_a_located_error(data):
         raise AssertionError(f"error without a place: {exc}") from exc
     else:
         assert LipMap.parse(lipmap.to_bytes()) == lipmap
+
+
+@given(st.text(st.characters(codec="utf-8"), min_size=1, max_size=30))
+def test_the_fault_named_is_the_first_bad_character(name):
+    import unicodedata
+
+    first = next((ch for ch in name if ch in "|,#" or ch.isspace()
+                  or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp")), None)
+    fault = name_fault(name)
+    if first is None:
+        assert fault is None or "number" in fault
+    else:
+        assert fault is not None and (repr(first) in fault or f"U+{ord(first):04X}" in fault
+                                      or "white space" in fault)
+        if "white space" in fault:
+            assert first.isspace() or unicodedata.category(first) == "Zs"
+
+
+def test_a_name_of_megabytes_is_checked_character_by_distinct_character():
+    name = "あ" * 3_000_000 + "|"
+    assert name_fault(name) == "'|' is not allowed in a name"
+    assert name_fault("あ" * 3_000_000) is None
