@@ -243,36 +243,6 @@ class WsAgent(Recorder):
                 except (OSError, WsRefused):
                     self._stopped.wait(self.retry_interval)
 
-    @staticmethod
-    def _frame(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bytes] | None:
-        def need(count: int) -> bytes | None:
-            nonlocal buffer
-            while len(buffer) < count:
-                try:
-                    data = sock.recv(65536)
-                except OSError:
-                    return None
-                if not data:
-                    return None
-                buffer += data
-            taken, buffer = buffer[:count], buffer[count:]
-            return taken
-
-        head = need(2)
-        if head is None:
-            return None
-        length = head[1] & 0x7F
-        if length == 126:
-            more = need(2)
-            length = struct.unpack("!H", more)[0] if more else -1
-        elif length == 127:
-            more = need(8)
-            length = struct.unpack("!Q", more)[0] if more else -1
-        payload = need(length) if length >= 0 else None
-        if payload is None:
-            return None
-        return head[0] & 0x0F, payload, buffer
-
     def send(self, line: str) -> None:
         self.send_bytes(line.encode())
 
