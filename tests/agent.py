@@ -3,7 +3,10 @@
 ``TcpAgent`` is the remote server (we connect to it); ``WsAgent`` is the WebSocket client that
 connects to our server. Like the real agent, both:
 
-- greet each new connection with ``REMOTE_EVENT_CONNECTED|127.0.0.1`` (``greet``);
+- die on a line that is empty or only white space (the real one dereferences NULL in its line
+  parser: SIGSEGV, over TCP and WebSocket alike): every connection drops and ``crashed`` is set;
+- over TCP, greet each new connection with ``REMOTE_EVENT_CONNECTED|127.0.0.1`` (``greet``);
+  over WebSocket, never (0 of 7 real sessions were greeted);
 - echo every line they get to the client (the agent's bus echoes everything), invalid UTF-8
   included;
 - answer ``LIPSYNC_START|alias|...`` with ``LIPSYNC_EVENT_START|alias`` ``event_delay`` later
@@ -43,9 +46,15 @@ class Recorder:
         self.event_delay = event_delay
         self.aliases = aliases
         self.starts = 0
+        #: Set once a blank line killed the agent (as it kills the real one).
+        self.crashed = threading.Event()
         self._changed = threading.Condition()
 
     def _record(self, raw: bytes, reply: Callable[[bytes], None]) -> None:
+        if not raw.strip():
+            self.crashed.set()
+            self._die()
+            return
         line = raw.decode("utf-8", errors="replace")
         with self._changed:
             self.received.append((time.monotonic(), line))
@@ -69,6 +78,10 @@ class Recorder:
         timer = threading.Timer(delay, lambda: reply(f"{answer}|{alias}".encode()))
         timer.daemon = True
         timer.start()
+
+    def _die(self) -> None:
+        """What SIGSEGV does to the real agent: every connection gone, nobody answering."""
+        raise NotImplementedError
 
     @property
     def lines(self) -> list[str]:
@@ -98,6 +111,10 @@ class TcpAgent(Recorder):
         self._send_lock = threading.Lock()
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def _die(self) -> None:
+        self.events = False
+        threading.Thread(target=self.close, daemon=True).start()
 
     def _accept(self) -> None:
         while not self._closed:
@@ -175,13 +192,15 @@ class WsAgent(Recorder):
     """MMDAgent-EX's WebSocket side (Plugin_Remote_Websocket_*), quirks and all."""
 
     def __init__(
-        self, url: str, *, events: bool = True, event_delay: Delay = 0.05, greet: bool = True,
+        self, url: str, *, events: bool = True, event_delay: Delay = 0.05,
         aliases: tuple[str, ...] = ("gene",), headers: dict[str, str] | None = None,
-        retry: bool = False, retry_interval: float = 0.05,
+        retry: bool = False, retry_interval: float = 0.05, hold_first: bool = True,
     ) -> None:
         super().__init__(events=events, event_delay=event_delay, aliases=aliases)
         self.url = url
-        self.greet = greet
+        #: The real agent often leaves a session's first message unread until the next one comes
+        #: (8 of 12 probe sessions): the fake always does.
+        self.hold_first = hold_first
         self.headers = {"X-App-Type": "MMDAgent"} if headers is None else headers
         self.retry = retry
         self.retry_interval = retry_interval
@@ -210,13 +229,18 @@ class WsAgent(Recorder):
             self.sessions += 1
         self.thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
         self.thread.start()
-        if self.greet:
-            self.send("REMOTE_EVENT_CONNECTED|127.0.0.1")
+        # No REMOTE_EVENT_CONNECTED: the real agent never greets over WebSocket.
+
+    def _die(self) -> None:
+        self._stopped.set()
+        self.events = False
+        threading.Thread(target=self.drop, daemon=True).start()
 
     # -- frames -------------------------------------------------------------------------------
 
     def _serve(self, sock: socket.socket) -> None:
         buffer = self._leftover
+        held: bytes | None = b"" if self.hold_first else None  # the session's first message, unread
         while True:
             frame = read_frame(sock, buffer)
             if frame is None:
@@ -226,6 +250,11 @@ class WsAgent(Recorder):
                 self.close_frames += 1  # never answered; its payload is taken as text
             elif opcode not in (0x0, 0x1, 0x2):
                 continue
+            if held == b"":
+                held = payload
+                continue
+            if held:
+                payload, held = held + payload, None
             self.partial += payload
             while b"\n" in self.partial:
                 raw, self.partial = self.partial.split(b"\n", 1)

@@ -49,7 +49,7 @@ class ScheduledClock(VirtualClock):
 class Agent(MemoryTransport):
     """An in-memory MMDAgent-EX whose answers take ``delays`` (one per START; None: never)."""
 
-    greets = True  # like tcp:// and ws://: a live agent is expected to greet
+    greets = True  # like tcp:// (over ws:// the real agent never greets)
 
     def __init__(
         self, clock: ScheduledClock, delays: list[float | None], *, aliases: tuple[str, ...] = ("gene",),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import socket
+import threading
 
 import pytest
+from agent import TcpAgent
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +34,28 @@ def test_unsafe_lines_are_refused_and_never_sent(line: str) -> None:
     with pytest.raises(ValueRefused):
         agent.send(line)
     assert agent.sent == []
+
+
+@pytest.mark.parametrize("line", ["\n", " \n", "\t\n", "\u3000\n", "  \u3000 \n"])
+def test_a_blank_line_is_never_sent(line: str) -> None:
+    agent = MemoryTransport()
+    with pytest.raises(ValueRefused, match="blank line"):
+        agent.send(line)
+    assert agent.sent == []
+
+
+def test_the_fake_agent_dies_on_a_blank_line_as_the_real_one_does() -> None:
+    with TcpAgent() as agent, TcpTransport("127.0.0.1", agent.port) as transport:
+        transport._send(b"\n")  # under the check, as the old WebSocket session start sent it
+        assert agent.crashed.wait(5)
+        for _ in range(500):  # the process is gone: soon nothing listens on its port
+            try:
+                socket.create_connection(("127.0.0.1", agent.port), timeout=1).close()
+            except OSError:
+                break
+            threading.Event().wait(0.01)
+        else:
+            pytest.fail("the crashed agent still accepts connections")
 
 
 @given(st.text(max_size=200))

@@ -15,20 +15,28 @@ from collections.abc import Callable
 from lipsync.errors import ValueRefused
 from lipsync.names import check_alias, check_sequence
 
-__all__ = ["LINE_LIMIT", "READ_LIMIT", "LineSplitter", "Transport", "check_line"]
+__all__ = ["HELLO_LINE", "LINE_LIMIT", "READ_LIMIT", "LineSplitter", "Transport", "check_line"]
 
 #: The largest line we send, newline included (MMDAgent-EX cuts a value at 2047 bytes).
 LINE_LIMIT = 2047
 #: The longest line we keep from the agent; longer ones are dropped whole.
 READ_LIMIT = 65536
+#: A complete line that is no command: it ends a stale partial line the agent may hold (never
+#: a blank line, which crashes it). The agent only passes it round its bus.
+HELLO_LINE = "LIPSYNC_CLIENT|lipsync\n"
 _MESSAGE_TYPE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 
 
 def check_line(line: str) -> bytes:
-    """The UTF-8 bytes of ``line`` if it is one safe message line; ``ValueRefused`` if not."""
+    """The UTF-8 bytes of ``line`` if it is one safe message line; ``ValueRefused`` if not.
+
+    A blank line is refused too: MMDAgent-EX's line parser crashes on one (SIGSEGV).
+    """
     if not isinstance(line, str) or not line.endswith("\n"):
         raise ValueRefused(f"refused to send {line!r}: a message must be text ending in a newline")
     body = line[:-1]
+    if not body.strip():
+        raise ValueRefused(f"refused to send {line!r}: a blank line crashes MMDAgent-EX")
     for ch in body:
         if ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029":
             raise ValueRefused(f"refused to send {line[:60]!r}: it holds the control character {ch!r}")
@@ -41,8 +49,6 @@ def check_line(line: str) -> bytes:
 
 def _check_fields(body: str) -> None:
     """A message is ``TYPE|field|...``; LIPSYNC_START and LIPSYNC_STOP have exactly their fields."""
-    if not body:
-        return  # an empty line ends any partial line the agent holds; it is no command
     fields = body.split("|")
     if not _MESSAGE_TYPE.match(fields[0]):
         raise ValueRefused(f"refused to send {body[:60]!r}: a message starts with its TYPE in capitals")

@@ -11,7 +11,10 @@ What the real agent does shapes this module (``MMDAGENT_EX.md``, "Observed again
   no newline, which it keeps across reconnects: the next session's first line would arrive as
   ``\\x03\\xe8LIPSYNC_START|...`` and draw no lips. So we never send a Close frame: a session
   ends by dropping the TCP connection, which the agent takes as a disconnect. Each new
-  connection also gets an empty line first, which ends any stale partial line the agent holds.
+  connection also gets a harmless complete line first (``HELLO_LINE``), which ends any stale
+  partial line the agent holds, and which is the message the agent often leaves unread until
+  the next one comes. Never an empty line: that crashes the agent.
+- It never greets a WebSocket client (no ``REMOTE_EVENT_CONNECTED``), so silence means nothing.
 - It forwards invalid UTF-8 as it is: we read frames as bytes and never fail the connection
   over their encoding.
 - It sends ``X-App-Type: MMDAgent`` and never an ``Origin``. Only such clients are taken as the
@@ -27,7 +30,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from lipsync.errors import AgentUnreachable, MissingDependency, TransportError
-from lipsync.transport.base import READ_LIMIT, LineSplitter, Transport
+from lipsync.transport.base import HELLO_LINE, READ_LIMIT, LineSplitter, Transport, check_line
 
 if TYPE_CHECKING:
     from websockets.sync.server import Server, ServerConnection
@@ -52,7 +55,7 @@ def _drop(connection: ServerConnection) -> None:
 class WebSocketTransport(Transport):
     """A WebSocket server at ``host:port`` that takes the agent's connection on ``path``."""
 
-    greets = True  # a live MMDAgent-EX greets each connection with REMOTE_EVENT_CONNECTED
+    greets = False  # MMDAgent-EX greets TCP clients only
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 9001, path: str = "/chat", *, wait: float = 10.0,
@@ -133,7 +136,7 @@ class WebSocketTransport(Transport):
             if previous is not None:
                 _drop(previous)  # the agent reconnected: the old session is over
             try:
-                connection.send("\n")  # ends a stale partial line the agent may be holding
+                connection.send(check_line(HELLO_LINE).decode())  # ends a stale partial line
             except Exception:
                 return
             if again:
