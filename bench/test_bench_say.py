@@ -19,10 +19,10 @@ from texts import text_of
 from timing import median_first_sound, median_synthesis
 
 from lipsync import Audio, Timeline, synthesize
-from lipsync.audio import open_output
-from lipsync.audio.null import NullOutput
-from lipsync.speaker import Speaker
-from lipsync.stream import split_text
+from lipsync.live.audio import open_output
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.speaker import Speaker
+from lipsync.speech.pieces import split_text
 
 LATENCY = 0.020
 UTTERANCES = 120

@@ -27,7 +27,7 @@ from timing import median_synthesis
 from websockets.sync.client import ClientConnection, connect
 
 from lipsync import synthesize
-from lipsync.stream import split_text
+from lipsync.speech.pieces import split_text
 
 SHORT = "こんにちは、今日はいい天気ですね。"
 SECONDS = float(os.environ.get("LIPSYNC_BENCH_SERVE_SECONDS", "60"))

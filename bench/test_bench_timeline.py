@@ -9,7 +9,7 @@ import pytest
 from texts import text_of
 
 from lipsync import Timeline, load_map, mouth_curves, synthesize
-from lipsync.jtalk import durations
+from lipsync.speech.synthesis import durations
 
 EXAMPLE = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 

@@ -6,9 +6,9 @@ import statistics
 import time
 from collections.abc import Callable
 
-from lipsync.audio.null import NullOutput
-from lipsync.jtalk import synthesize
-from lipsync.speaker import Speaker
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.speaker import Speaker
+from lipsync.speech.synthesis import synthesize
 
 
 def median_synthesis(text: str, rounds: int) -> float:

@@ -30,7 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lipsync.aligner import align
+    from lipsync.alignment.aligner import align
     from lipsync.curves import MouthCurves, mouth_curves
     from lipsync.errors import (
         AgentUnreachable,
@@ -45,29 +45,31 @@ if TYPE_CHECKING:
         TransportError,
         ValueRefused,
     )
-    from lipsync.jtalk import synthesize
     from lipsync.labels import read_labels
-    from lipsync.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning, load_map
-    from lipsync.resolver import resolve
+    from lipsync.live.speaker import Speaker, Utterance
+    from lipsync.maps.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning
+    from lipsync.maps.named import load_map
+    from lipsync.maps.resolver import resolve
     from lipsync.sound import Audio
-    from lipsync.speaker import Speaker, Utterance
+    from lipsync.speech.synthesis import synthesize
     from lipsync.timeline import Chunk, Phone, Timeline
 
 # Where each public name lives. They load on first use (PEP 562), so that ``import lipsync``
 # (and the command line, which installs its signal handlers first) starts in a few ms.
 _WHERE = {
-    "align": "aligner",
+    "align": "alignment.aligner",
     "AgentUnreachable": "errors", "AlignmentRefused": "errors", "AudioError": "errors",
     "LipsyncError": "errors", "MissingDependency": "errors", "NameRefused": "errors", "ParseError": "errors",
     "SourceError": "errors", "SynthesisError": "errors", "TransportError": "errors",
     "ValueRefused": "errors",
     "MouthCurves": "curves", "mouth_curves": "curves",
-    "synthesize": "jtalk",
+    "synthesize": "speech.synthesis",
     "read_labels": "labels",
-    "OPEN_JTALK_PHONEMES": "lipmap", "LipMap": "lipmap", "LipWarning": "lipmap", "load_map": "lipmap",
-    "resolve": "resolver",
+    "OPEN_JTALK_PHONEMES": "maps.lipmap", "LipMap": "maps.lipmap", "LipWarning": "maps.lipmap",
+    "load_map": "maps.named",
+    "resolve": "maps.resolver",
     "Audio": "sound",
-    "Speaker": "speaker", "Utterance": "speaker",
+    "Speaker": "live.speaker", "Utterance": "live.speaker",
     "Chunk": "timeline", "Phone": "timeline", "Timeline": "timeline",
 }
 
@@ -85,7 +87,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
 
 
-__version__ = "0.1.0"
+from lipsync._version import __version__  # noqa: E402
 
 __all__ = [
     "AgentUnreachable",

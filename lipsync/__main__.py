@@ -1,5 +1,5 @@
 """``python -m lipsync``: the same as the ``lipsync`` command."""
 
-from lipsync._entry import run
+from lipsync.cli.entry import run
 
 run()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from lipsync._numbers import MAX_CURVE_VALUES, MAX_FPS
 from lipsync.errors import ValueRefused
-from lipsync.lipmap import LipMap
+from lipsync.maps.lipmap import LipMap
 from lipsync.timeline import Timeline
 
 if TYPE_CHECKING:

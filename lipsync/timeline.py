@@ -22,12 +22,14 @@ from lipsync._numbers import MAX_LENGTH_SECONDS, MAX_NUMBER_CHARS, MAX_SPAN_SECO
 from lipsync.errors import SourceError, ValueRefused
 from lipsync.names import check_alias, check_sequence, name_fault
 
-__all__ = ["MESSAGE_LIMIT", "Chunk", "Phone", "Timeline", "start_line", "stop_line"]
+__all__ = ["MESSAGE_LIMIT", "PAUSES", "Chunk", "Phone", "Timeline", "start_line", "stop_line"]
 
 #: The default byte limit of a LIPSYNC_START line (MMDAgent-EX cuts at 2047 bytes).
 MESSAGE_LIMIT = 2000
 _MS = Fraction(1, 1000)
 _DURATION = re.compile(r"[0-9]+(\.[0-9]+)?\Z")  # ASCII digits: C reads no others
+#: Phoneme names that mean a closed mouth at rest: no speech.
+PAUSES = frozenset({"sil", "pau"})
 _PAUSES = frozenset({"pau", "sil", "sp", "silB", "silE"})
 _ALIAS_RESERVE = 64
 

@@ -315,7 +315,7 @@ def all_cases(seed: int = 12, voices: int = 40) -> list[Case]:
 
 
 def _run(case: Case, folder: str) -> dict[str, object]:
-    from lipsync.cli import main
+    from lipsync.cli.main import main
 
     for name, data in case.files.items():
         Path(folder, name).write_bytes(data)

@@ -14,8 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from websockets.sync.client import ClientConnection, connect
 
+from lipsync.live.speaker import Speaker
 from lipsync.serve.server import Server
-from lipsync.speaker import Speaker
 
 SCHEMA = json.loads(resources.files("lipsync.serve").joinpath("schema.json").read_text("utf-8"))
 Draft202012Validator.check_schema(SCHEMA)

@@ -15,7 +15,7 @@ import pytest
 from conftest import REFERENCE
 
 from lipsync import Audio, Timeline, ValueRefused, synthesize
-from lipsync.aligner import AlignmentRefused, align, plan_phonemes
+from lipsync.alignment.aligner import AlignmentRefused, align, plan_phonemes
 
 VOICES = REFERENCE / "voices"
 PAUSES = {"sil", "pau"}

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from lipsync import Audio, MissingDependency, ValueRefused
-from lipsync.audio import open_output
-from lipsync.audio.base import PullOutput
-from lipsync.audio.null import NullOutput
-from lipsync.clock import MonotonicClock, VirtualClock
+from lipsync.live.audio import open_output
+from lipsync.live.audio.base import PullOutput
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.clock import MonotonicClock, VirtualClock
 
 
 def test_null_output_plays_by_its_clock() -> None:
@@ -109,7 +109,7 @@ def test_an_exception_mid_speech_still_lets_the_process_exit() -> None:
 
 def test_a_miniaudio_device_left_open_is_closed_at_exit() -> None:
     script = (
-        "import numpy\nfrom lipsync.audio import open_output\n"
+        "import numpy\nfrom lipsync.live.audio import open_output\n"
         "open_output('miniaudio').play(numpy.zeros(48000, 'int16'))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=20)

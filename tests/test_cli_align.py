@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES, REFERENCE
 
 from lipsync import Audio, Timeline, read_labels, synthesize
-from lipsync.cli import main
+from lipsync.cli.main import main
 from lipsync.labels.write import format_lab
 
 #: What the compressed fixtures say (see tests/test_sound.py for how they were made).

@@ -11,7 +11,7 @@ import pytest
 from conftest import REFERENCE, ROOT
 
 from lipsync import LipMap, __version__
-from lipsync.cli import main
+from lipsync.cli.main import main
 
 STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
 SJIS = REFERENCE / "lip" / "mmdagent-1.x-shiftjis.lip.txt"

@@ -15,10 +15,10 @@ import pytest
 from agent import TcpAgent
 
 from lipsync import Timeline
-from lipsync.audio.null import NullOutput
-from lipsync.speaker import Speaker
-from lipsync.stream import Piece
-from lipsync.transport import MemoryTransport
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.speaker import Speaker
+from lipsync.live.transport import MemoryTransport
+from lipsync.speech.pieces import Piece
 
 ROOT = Path(__file__).resolve().parents[1]
 LIPSYNC = [sys.executable, "-m", "lipsync"]
@@ -29,7 +29,7 @@ _SLOW_IMPORTS = '''
 import importlib.abc, os, sys, time
 class _Slow(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name == "lipsync.cli":
+        if name == "lipsync.cli.main":
             open(os.environ["LIPSYNC_TEST_MARK"], "w").close()
             time.sleep(30)
         return None
@@ -56,7 +56,7 @@ def test_a_signal_while_loading_ends_with_one_line_and_130(tmp_path: Path, signu
         if mark.exists() or process.poll() is not None:
             break
         time.sleep(0.01)
-    assert mark.exists(), "lipsync.cli was never imported"
+    assert mark.exists(), "lipsync.cli.main was never imported"
     process.send_signal(signum)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 130, err
@@ -64,7 +64,7 @@ def test_a_signal_while_loading_ends_with_one_line_and_130(tmp_path: Path, signu
 
 
 def test_a_stop_does_not_wait_for_the_piece_being_synthesised(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lipsync.stream
+    import lipsync.speech.pieces
 
     release = threading.Event()
     timeline = Timeline.from_sequence(KONNICHIWA)
@@ -77,7 +77,7 @@ def test_a_stop_does_not_wait_for_the_piece_being_synthesised(monkeypatch: pytes
         release.wait(60)
         yield Piece(Audio(np.zeros(48000, dtype=np.int16), 48000), Timeline.from_sequence("sil,1000"))
 
-    monkeypatch.setattr(lipsync.stream, "speech_pieces", pieces)
+    monkeypatch.setattr(lipsync.speech.pieces, "speech_pieces", pieces)
     agent = MemoryTransport()
     try:
         with Speaker(agent, "gene", audio=NullOutput(), sync="clock") as speaker:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lipsync import Audio
-from lipsync.cli import main
+from lipsync.cli.main import main
 
 
 def test_say_to_stdout_prints_the_start_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

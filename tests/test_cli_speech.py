@@ -8,7 +8,7 @@ import wave
 from conftest import FIXTURES, REFERENCE
 
 from lipsync import read_labels
-from lipsync.cli import main
+from lipsync.cli.main import main
 
 EXAMPLE = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 

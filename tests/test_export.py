@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from lipsync import Timeline, ValueRefused, load_map, mouth_curves
-from lipsync.cli import main
+from lipsync.cli.main import main
 from lipsync.export import export_bytes, format_for
 from lipsync.export.vmd import MAX_KEYFRAMES, vmd_bytes
 

@@ -6,7 +6,7 @@ import json
 
 from test_export import read_vmd
 
-from lipsync.cli import main
+from lipsync.cli.main import main
 
 LATE_LAB = "5000000 6000000 sil\n6000000 9000000 a\n9000000 10000000 sil\n"
 

@@ -15,11 +15,11 @@ import pytest
 from agent import TcpAgent
 
 from lipsync import Audio, AudioError, Timeline, TransportError
-from lipsync.audio.null import NullOutput
-from lipsync.clock import VirtualClock
-from lipsync.speaker import Speaker
-from lipsync.transport import MemoryTransport
-from lipsync.transport.tcp import TcpTransport
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import Speaker
+from lipsync.live.transport import MemoryTransport
+from lipsync.live.transport.tcp import TcpTransport
 
 KONNICHIWA = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 LIPSYNC = [sys.executable, "-m", "lipsync"]

@@ -17,7 +17,7 @@ from test_atomic import _LOOP  # the child that saves a map over and over
 
 from lipsync import LipMap, ValueRefused
 from lipsync._atomic import locked, write_atomic
-from lipsync.cli import main
+from lipsync.cli.main import main
 
 STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
 LIPSYNC = [sys.executable, "-m", "lipsync"]

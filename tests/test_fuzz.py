@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lipsync import LipMap, LipsyncError, SourceError, Timeline, ValueRefused
-from lipsync.cli import main
+from lipsync.cli.main import main
 from lipsync.labels import FORMATS, read_labels
-from lipsync.transport import MemoryTransport
-from lipsync.transport.base import LineSplitter
+from lipsync.live.transport import MemoryTransport
+from lipsync.live.transport.base import LineSplitter
 
 EXAMPLES = int(os.environ.get("LIPSYNC_FUZZ", "60"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None,
@@ -96,7 +96,7 @@ def test_the_cli_answers_anything_with_an_exit_code(argv: list[str]) -> None:
 def test_no_hostile_name_reaches_the_agent(alias: str, names: list[str]) -> None:
     agent = MemoryTransport()
     try:
-        from lipsync.speaker import Speaker
+        from lipsync.live.speaker import Speaker
 
         Speaker(agent, alias, audio="null")
         timeline = Timeline([(n, 0.1) for n in names] or [("a", 0.1)])
@@ -139,7 +139,7 @@ enormous = st.integers(10**12, 10**15).map(str)  # in ms, 100 ns units or second
 
 
 def _short_refusal(exc: LipsyncError) -> bool:
-    from lipsync._cli_io import _clip
+    from lipsync.cli.io import _clip
 
     return len(_clip(str(exc)).encode()) < 400 and "\n" not in str(exc)
 
@@ -237,7 +237,7 @@ VOICE = sorted((Path(__file__).resolve().parents[2] / "shared" / "reference" / "
 def test_mutated_voices_are_refused_or_load_without_crashing(
     tmp_path: Path, voice: Path, data: st.DataObject
 ) -> None:
-    from lipsync._htsvoice import check_voice
+    from lipsync.speech.htsvoice import check_voice
 
     blob = bytearray(voice.read_bytes())
     end = blob.index(b"[DATA]\n")

@@ -6,8 +6,8 @@ import pytest
 from conftest import REFERENCE
 
 from lipsync import SourceError, ValueRefused
-from lipsync._htsvoice import check_voice
-from lipsync.jtalk import synthesize
+from lipsync.speech.htsvoice import check_voice
+from lipsync.speech.synthesis import synthesize
 
 VOICES = sorted((REFERENCE / "voices").glob("*.htsvoice"))
 HAPPY = REFERENCE / "voices" / "mei_happy.htsvoice"

@@ -10,7 +10,8 @@ import pytest
 from conftest import ROOT
 
 from lipsync import ValueRefused, load_map, resolve, synthesize
-from lipsync.jtalk import durations, labels_for, time_labels
+from lipsync.speech.jtalk import labels_for, time_labels
+from lipsync.speech.synthesis import durations
 
 SENTENCES = [
     "こんにちは",
@@ -119,7 +120,7 @@ def test_syntheses_at_once_each_have_an_engine_and_the_same_results():
 
     import numpy as np
 
-    from lipsync import jtalk
+    from lipsync.speech import jtalk
 
     texts = ["今日はいい天気ですね。", "明日は雨が降るそうです。", "こんにちは。"]
     alone = [synthesize(text, speed=1.1, half_tone=2.0 * n) for n, text in enumerate(texts)]

@@ -12,7 +12,7 @@ from lipsync import SourceError, Timeline, ValueRefused, load_map, read_labels
 from lipsync.labels import detect_format
 from lipsync.labels.segments import format_mono, read_segments
 from lipsync.labels.voicevox import FRAME, read_audio_query
-from lipsync.resolver import resolve
+from lipsync.maps.resolver import resolve
 
 JSUT = sorted((REFERENCE / "labels" / "jsut-basic5000").glob("*.lab"))
 KONNICHIWA_MS = [265, 70, 80, 70, 50, 80, 90, 70, 40, 170, 215]

@@ -8,9 +8,9 @@ import pytest
 from conftest import REFERENCE, ROOT
 
 from lipsync import OPEN_JTALK_PHONEMES, LipMap, ValueRefused, load_map
-from lipsync.cli import main
-from lipsync.maps import DEFAULT_MAP, MAP_NAMES
-from lipsync.resolver import ALIASES
+from lipsync.cli.main import main
+from lipsync.maps.named import DEFAULT_MAP, MAP_NAMES
+from lipsync.maps.phonemes import ALIASES
 
 STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lipsync import LipsyncError, SourceError, Timeline, ValueRefused
-from lipsync._cli_io import _clip, finite_float
 from lipsync._numbers import MAX_LENGTH_SECONDS, decimal, whole
+from lipsync.cli.io import _clip, finite_float
 from lipsync.errors import caret_context
 from lipsync.labels import read_labels
 from lipsync.labels.textgrid import read_textgrid

@@ -38,7 +38,7 @@ def test_exported_names_stay_what_they_are_after_every_submodule_loads():
     import types
 
     for module in pkgutil.walk_packages(lipsync.__path__, "lipsync."):
-        if not module.name.startswith(("lipsync.__main__", "lipsync._entry")):
+        if not module.name.startswith(("lipsync.__main__", "lipsync.cli.entry")):
             importlib.import_module(module.name)
     for name in lipsync.__all__:
         assert not isinstance(getattr(lipsync, name), types.ModuleType), name

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from lipsync import MissingDependency, Timeline, load_map, mouth_curves
-from lipsync.cli import main
+from lipsync.cli.main import main
 
 image = pytest.importorskip("matplotlib.image", reason="matplotlib (the plot extra) is not installed")
 

@@ -11,9 +11,9 @@ import sys
 
 from conftest import ROOT
 
-import lipsync.jtalk
-from lipsync._cli_progress import Progress
-from lipsync.cli import main
+import lipsync.speech.jtalk
+from lipsync.cli.main import main
+from lipsync.cli.progress import Progress
 
 LONG = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。" * 8  # 264 characters
 
@@ -67,7 +67,7 @@ def test_no_progress_in_a_pipe_and_no_audio_made(capsys, monkeypatch):
     def no_audio(*args, **kwargs):
         raise AssertionError("curves and export need no waveform")
 
-    monkeypatch.setattr(lipsync.jtalk, "synthesize", no_audio)
+    monkeypatch.setattr(lipsync.speech.jtalk, "synthesize_one", no_audio)
     assert main(["curves", LONG, "--keyframes"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and json.loads(out)["keyframes"]

@@ -17,10 +17,10 @@ import pytest
 from agent import TcpAgent
 
 from lipsync import AgentUnreachable, Audio, Timeline
-from lipsync.audio.null import NullOutput
-from lipsync.jtalk import synthesize
-from lipsync.speaker import Speaker
-from lipsync.transport.tcp import TcpTransport
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.speaker import Speaker
+from lipsync.live.transport.tcp import TcpTransport
+from lipsync.speech.synthesis import synthesize
 
 KONNICHIWA = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 LIPSYNC = [sys.executable, "-m", "lipsync"]
@@ -207,7 +207,7 @@ def test_an_agent_flooding_lines_never_stops_the_schedule() -> None:
 
 
 def test_a_flood_of_lines_in_one_read_is_split_in_linear_time() -> None:
-    from lipsync.transport.base import LineSplitter
+    from lipsync.live.transport.base import LineSplitter
 
     splitter = LineSplitter()
     lines = splitter.feed(b"CURRENT_TIME|12|00\n" * 300_000 + b"LIPSYNC_EVENT_START|gene\npartial")

@@ -18,15 +18,14 @@ from serveclient import client, serving
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from lipsync.clock import VirtualClock
-from lipsync.jtalk import synthesize
-from lipsync.lipmap import load_map
-from lipsync.maps import MAP_NAMES
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import Speaker
+from lipsync.maps.named import MAP_NAMES, load_map
 from lipsync.serve.server import Server
 from lipsync.serve.shape import VOWEL_SHAPES, mouth_shares
 from lipsync.sound import Audio
-from lipsync.speaker import Speaker
-from lipsync.stream import speech_pieces
+from lipsync.speech.pieces import speech_pieces
+from lipsync.speech.synthesis import synthesize
 from lipsync.timeline import Timeline
 
 LONG = "今日はとても良い天気ですね。散歩に行きましょう。公園で少し休んでから、帰りに買い物をします。"
@@ -126,7 +125,7 @@ def test_wav_with_its_text_is_aligned_where_align_is_installed() -> None:
     audio, timeline = synthesize("こんにちは")
     wav = base64.b64encode(audio.to_wav_bytes()).decode()
     try:
-        import lipsync.aligner  # noqa: F401
+        import lipsync.alignment.aligner  # noqa: F401
     except ImportError:
         aligner = False
     else:

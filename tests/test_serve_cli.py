@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from agent import TcpAgent
 from serveclient import serve_process
 
-from lipsync.jtalk import synthesize
+from lipsync.speech.synthesis import synthesize
 
 LIPSYNC = [sys.executable, "-m", "lipsync"]
 LONG = "今日はとても良い天気ですね。散歩に行きましょう。公園で少し休んでから、帰りに買い物をします。"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from serveclient import CLIENT, SERVER, serving
 
-from lipsync.speaker import Speaker
+from lipsync.live.speaker import Speaker
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -22,8 +22,8 @@ import pytest
 from conftest import FIXTURES, REFERENCE
 
 from lipsync import Audio, ValueRefused, synthesize
-from lipsync.audio import open_output
-from lipsync.clock import VirtualClock
+from lipsync.live.audio import open_output
+from lipsync.live.clock import VirtualClock
 
 PHRASE = "こんにちは、いい天気ですね。"
 HAPPY = REFERENCE / "voices" / "mei_happy.htsvoice"

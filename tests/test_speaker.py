@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from lipsync import Audio, NameRefused, Timeline, ValueRefused, load_map, mouth_curves
-from lipsync.audio.null import NullOutput
-from lipsync.clock import VirtualClock
-from lipsync.speaker import Speaker
-from lipsync.transport import MemoryTransport
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import Speaker
+from lipsync.live.transport import MemoryTransport
 
 KONNICHIWA = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 RATE = 48000

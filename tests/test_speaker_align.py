@@ -12,11 +12,11 @@ import pytest
 from conftest import REFERENCE
 
 from lipsync import Audio, ValueRefused, align, synthesize
-from lipsync.audio.null import NullOutput
-from lipsync.clock import VirtualClock
-from lipsync.speaker import Speaker
-from lipsync.stream import aligned_pieces
-from lipsync.transport import MemoryTransport
+from lipsync.alignment.pieces import aligned_pieces
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import Speaker
+from lipsync.live.transport import MemoryTransport
 
 HAPPY = REFERENCE / "voices" / "mei_happy.htsvoice"
 SAD = REFERENCE / "voices" / "mei_sad.htsvoice"

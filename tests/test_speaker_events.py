@@ -16,10 +16,10 @@ import pytest
 from test_speaker import KONNICHIWA, long_timeline, silent
 
 from lipsync import Timeline
-from lipsync.audio.null import NullOutput
-from lipsync.clock import VirtualClock
-from lipsync.speaker import EVENT_TIMEOUT, NO_EVENT_AFTER, Speaker
-from lipsync.transport import MemoryTransport
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import EVENT_TIMEOUT, NO_EVENT_AFTER, Speaker
+from lipsync.live.transport import MemoryTransport
 
 
 class ScheduledClock(VirtualClock):

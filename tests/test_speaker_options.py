@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lipsync.audio.null import NullOutput
-from lipsync.clock import VirtualClock
 from lipsync.errors import ValueRefused
-from lipsync.lipmap import load_map
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import Speaker
+from lipsync.maps.named import load_map
 from lipsync.sound import Audio
-from lipsync.speaker import Speaker
-from lipsync.stream import Piece
+from lipsync.speech.pieces import Piece
 from lipsync.timeline import Timeline
 
 

@@ -11,12 +11,12 @@ import pytest
 from agent import TcpAgent
 
 from lipsync import Timeline, ValueRefused
-from lipsync.audio.null import NullOutput
-from lipsync.clock import VirtualClock
-from lipsync.jtalk import durations, synthesize
-from lipsync.speaker import MAX_AHEAD, Speaker
-from lipsync.stream import LONG_SENTENCE, speech_pieces, split_text, text_pieces
-from lipsync.transport import MemoryTransport
+from lipsync.live.audio.null import NullOutput
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import MAX_AHEAD, Speaker
+from lipsync.live.transport import MemoryTransport
+from lipsync.speech.pieces import LONG_SENTENCE, speech_pieces, split_text, text_pieces
+from lipsync.speech.synthesis import durations, synthesize
 
 TWO = "今日は晴れです。明日は雨でしょう。"
 
@@ -143,10 +143,11 @@ def test_synthesis_stays_a_bounded_distance_ahead_of_the_sound() -> None:
 
 
 def test_text_longer_than_open_jtalk_takes_is_spoken_piece_by_piece(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lipsync.jtalk
+    import lipsync.speech.jtalk
+    import lipsync.speech.synthesis
 
     text = "今日は晴れです。" * 6 + "明日は雨でしょう。" * 6
-    monkeypatch.setattr(lipsync.jtalk, "MAX_TEXT_CHARS", 60)  # as if the text were thousands long
+    monkeypatch.setattr(lipsync.speech.jtalk, "MAX_TEXT_CHARS", 60)  # as if the text were thousands long
     audio, timeline = synthesize(text)
     timed = durations(text)
     assert timeline.duration * audio.sample_rate == len(audio)  # the timeline spans the audio
@@ -154,6 +155,6 @@ def test_text_longer_than_open_jtalk_takes_is_spoken_piece_by_piece(monkeypatch:
     # The joins are the pauses Open JTalk itself makes; the durations-only timeline has them exactly.
     pairs = zip(timed.durations, timeline.durations, strict=True)
     assert all(abs(a - b) <= Fraction(1, 48000) for a, b in pairs)
-    monkeypatch.setattr(lipsync.jtalk, "MAX_LONG_TEXT_CHARS", 100)
+    monkeypatch.setattr(lipsync.speech.synthesis, "MAX_LONG_TEXT_CHARS", 100)
     with pytest.raises(ValueRefused, match="at most 100"):
         durations(text)

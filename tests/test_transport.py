@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lipsync import ValueRefused
-from lipsync.transport import MemoryTransport, check_line, open_transport
-from lipsync.transport.base import LineSplitter
-from lipsync.transport.stdout import StreamTransport
-from lipsync.transport.tcp import TcpTransport
-from lipsync.transport.websocket import WebSocketTransport
+from lipsync.live.transport import MemoryTransport, check_line, open_transport
+from lipsync.live.transport.base import LineSplitter
+from lipsync.live.transport.stdout import StreamTransport
+from lipsync.live.transport.tcp import TcpTransport
+from lipsync.live.transport.websocket import WebSocketTransport
 
 
 @pytest.mark.parametrize("line", [
@@ -133,7 +133,7 @@ def test_line_constructors_check_every_field(alias: str, sequence: str) -> None:
 def test_a_long_alias_is_refused_before_the_agent_sees_us() -> None:
     from agent import TcpAgent
 
-    from lipsync.speaker import Speaker
+    from lipsync.live.speaker import Speaker
 
     with TcpAgent() as agent:
         with pytest.raises(ValueRefused, match="longer than 128 bytes"):

@@ -13,12 +13,12 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from serveclient import client, serving
 
-from lipsync.clock import VirtualClock
 from lipsync.errors import ValueRefused
-from lipsync.lipmap import load_map
+from lipsync.live.clock import VirtualClock
+from lipsync.live.speaker import Speaker
+from lipsync.live.transport.vmc import VmcSender, parse_vmc_url
+from lipsync.maps.named import load_map
 from lipsync.serve.server import Server
-from lipsync.speaker import Speaker
-from lipsync.transport.vmc import VmcSender, parse_vmc_url
 
 
 class Receiver:

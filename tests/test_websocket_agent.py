@@ -14,8 +14,8 @@ import pytest
 from agent import WsAgent, WsRefused
 
 from lipsync import AgentUnreachable, Audio, Timeline
-from lipsync.speaker import Speaker
-from lipsync.transport.websocket import WebSocketTransport
+from lipsync.live.speaker import Speaker
+from lipsync.live.transport.websocket import WebSocketTransport
 
 KONNICHIWA = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from lipsync.errors import ValueRefused
 
 if TYPE_CHECKING:
-    from lipsync.lipmap import LipMap
+    from lipsync.maps.lipmap import LipMap
     from lipsync.timeline import Timeline
 
 __all__ = ["DEFAULT_MAPS", "FORMATS", "LABEL_EXPORTS", "export_bytes", "format_for"]

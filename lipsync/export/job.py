@@ -61,11 +61,11 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
         audio = Audio.load(job.wav)
         duration = float(audio.duration)
         if job.text is not None:
-            from lipsync.aligner import align
+            from lipsync.alignment.aligner import align
 
             return align(audio, job.text), duration
     if job.text is not None:
-        from lipsync.jtalk import durations
+        from lipsync.speech.synthesis import durations
 
         timeline = durations(job.text, voice=job.voice, speed=job.speed)
         return timeline, float(timeline.end)
@@ -80,8 +80,8 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
 
 def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path:
     """Do ``job``: write its output atomically (never half a file) and return the path."""
-    from lipsync.lipmap import load_map
-    from lipsync.resolver import resolve
+    from lipsync.maps.named import load_map
+    from lipsync.maps.resolver import resolve
 
     fmt = job.target_format  # refuses an unknown extension before any work
     timeline, duration = job_timeline(job)

@@ -98,7 +98,7 @@ def _read(
         return read_textgrid(text, source, tier=tier)
     lines = [line for line in text.splitlines() if line.strip()]
     if kind == "hts" and lines and all(len(line.split()) == 1 for line in lines):
-        from lipsync.jtalk import time_labels
+        from lipsync.speech.jtalk import time_labels
 
         for number, raw in enumerate(text.splitlines(), start=1):
             if raw.strip() and not OPEN_JTALK_LABEL.match(raw.strip()):

@@ -1,57 +1,30 @@
-"""Named lip maps shipped with lipsync: one per avatar standard, reachable by name.
+"""Lip maps: which mouth morphs each phoneme moves (MMDAgent-EX's ``lip.txt`` and its kin).
 
-``load_map("vrm")`` (and ``--map vrm`` on the command line) reads ``lipsync/maps/vrm.txt``.
-Each file's header says where its morph names come from and how its weights were chosen.
-``mmdagent`` is MMDAgent-EX's stock ``lip.txt`` byte for byte, and the default.
-
-A bare word that is one of ``MAP_NAMES`` always means the named map, even when a file of
-that name is in the current folder (write ``./vrm`` for the file): a command then means the
-same thing wherever it runs.
+- ``LipMap`` (``lipmap``): the immutable map type; parse, validate, edit, save byte-exact
+  (its text layout, checks and warnings are ``layout``'s, its grammar ``lipmap.lark``).
+- ``load_map``, ``MAP_NAMES``, ``named_map`` (``named``): the maps shipped with lipsync, one per
+  avatar standard (``*.txt`` here; ``mmdagent`` is ``data/lip.txt``, MMDAgent-EX's stock map).
+- ``resolve`` (``resolver``): make every phoneme of a timeline one the map knows.
+- ``OPEN_JTALK_PHONEMES``, ``ALIASES`` (``phonemes``): the names maps are checked against.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
+from lipsync.maps.lipmap import LipMap, LipWarning, format_weight
+from lipsync.maps.named import DEFAULT_MAP, MAP_NAMES, load_map, map_bytes, named_map
+from lipsync.maps.phonemes import ALIASES, OPEN_JTALK_PHONEMES
+from lipsync.maps.resolver import resolve
 
-from lipsync.errors import ValueRefused
-
-if TYPE_CHECKING:
-    from lipsync.lipmap import LipMap
-
-__all__ = ["DEFAULT_MAP", "MAP_NAMES", "map_bytes", "named_map"]
-
-#: The named maps, and what each is for (``lipsync map list`` prints this).
-MAP_NAMES: dict[str, str] = {
-    "mmdagent": "MMDAgent-EX's stock lip.txt (あ い う お), the default",
-    "mmd": "MikuMikuDance models: あ い う え お ん",
-    "vrm": "VRM 1.0 expressions: aa ih ou ee oh",
-    "vrm0": "VRM 0.x blend shapes: A I U E O",
-    "live2d": "Live2D parameters: ParamMouthOpenY, ParamMouthForm (-1..1)",
-    "arkit": "ARKit blend shapes: jawOpen, mouthFunnel, mouthPucker, ...",
-    "oculus": "Oculus / Ready Player Me visemes: sil PP FF TH DD kk CH SS nn RR aa E ih oh ou",
-    "rhubarb": "Rhubarb Lip Sync mouth shapes A-H and X, one-hot",
-}
-
-#: The map used when none is given.
-DEFAULT_MAP = "mmdagent"
-
-
-def map_bytes(name: str) -> bytes:
-    """The file of named map ``name``, as shipped."""
-    if name not in MAP_NAMES:
-        raise ValueRefused(f"no named map {name!r}: the names are {', '.join(MAP_NAMES)}")
-    from importlib.resources import files
-
-    return files(__name__).joinpath(f"{name}.txt").read_bytes()
-
-
-@functools.cache
-def named_map(name: str) -> LipMap:
-    """The named map ``name`` as a ``LipMap`` (its ``source`` is ``map NAME``, its path None).
-
-    Parsed once per process: a ``LipMap`` is immutable, so every caller may share it.
-    """
-    from lipsync.lipmap import LipMap
-
-    return LipMap.parse(map_bytes(name), source=f"map {name}")
+__all__ = [
+    "ALIASES",
+    "DEFAULT_MAP",
+    "MAP_NAMES",
+    "OPEN_JTALK_PHONEMES",
+    "LipMap",
+    "LipWarning",
+    "format_weight",
+    "load_map",
+    "map_bytes",
+    "named_map",
+    "resolve",
+]

@@ -181,7 +181,7 @@ def _wav(data: str, request_id: str | None) -> Audio:
 def _aligned(audio: Audio, text: str, request_id: str | None) -> Timeline:
     """Where each phoneme of ``text`` is in ``audio`` (``lipsync.align``, where installed)."""
     try:
-        from lipsync.aligner import align  # type: ignore[import-not-found, unused-ignore]
+        from lipsync.alignment.aligner import align  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         raise ProtocolError("bad_message", "this lipsync cannot align a \"wav\" to its \"text\": "
                             "send its \"labels\"", request_id) from None

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from websockets.sync.server import Server as WsServer
     from websockets.sync.server import ServerConnection
 
-    from lipsync.lipmap import LipMap
-    from lipsync.speaker import Speaker, WeightsCallback
+    from lipsync.live.speaker import Speaker, WeightsCallback
+    from lipsync.maps.lipmap import LipMap
 
 __all__ = ["DEFAULT_PORT", "PATH", "RATE", "Server"]
 
@@ -80,7 +80,7 @@ class Server:
         from websockets.sync.server import serve
 
         if warm:
-            from lipsync.jtalk import synthesize
+            from lipsync.speech.synthesis import synthesize
 
             synthesize("あ", voice=self.speaker.voice)
         try:
@@ -191,7 +191,7 @@ class Server:
             found = self._maps.get(name)
         if found is not None:
             return found
-        from lipsync.lipmap import load_map
+        from lipsync.maps.named import load_map
 
         try:
             found = load_map(name)

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lipsync.errors import LipsyncError
 from lipsync.serve.protocol import PATH, ProtocolError, SayRequest, error, parse_request
@@ -24,13 +24,12 @@ from lipsync.serve.protocol import PATH, ProtocolError, SayRequest, error, parse
 if TYPE_CHECKING:
     from websockets.sync.server import ServerConnection
 
-    from lipsync.lipmap import LipMap
-    from lipsync.serve.server import Server
-    from lipsync.speaker import Utterance
-    from lipsync.stream import Piece
+    from lipsync.live.speaker import Speaker, Utterance, WeightsCallback
+    from lipsync.maps.lipmap import LipMap
+    from lipsync.speech.pieces import Piece
     from lipsync.timeline import Timeline
 
-__all__ = ["RATE", "Session"]
+__all__ = ["RATE", "Host", "Session"]
 
 logger = logging.getLogger("lipsync.serve")
 
@@ -41,6 +40,23 @@ _STALL = 2.0  # seconds a send may make no progress before the client is let go
 _FLUSH = 0.25  # seconds the scheduler waits for a speech message to leave
 _DIRECT = 16384  # the largest message (characters) sent from the scheduler's thread
 Message = dict[str, Any]
+
+
+class Host(Protocol):
+    """What a session needs of the server it belongs to (``lipsync.serve.server.Server``)."""
+
+    #: The one speaker every client's speech goes through.
+    speaker: Speaker
+    #: Called with every frame of weights as well (VMC), or None.
+    on_weights: WeightsCallback | None
+
+    def next_id(self) -> str:
+        """A request id for a request that brought none."""
+        ...
+
+    def lipmap(self, name: str | None, request_id: str | None) -> LipMap:
+        """The map a ``say`` names (or the server's own), or a ``ProtocolError``."""
+        ...
 
 
 class Session:
@@ -55,7 +71,7 @@ class Session:
     that client's connection; the scheduler never waits on it longer than ``_FLUSH``.
     """
 
-    def __init__(self, server: Server, connection: ServerConnection) -> None:
+    def __init__(self, server: Host, connection: ServerConnection) -> None:
         self.server = server
         self.connection = connection
         # JSON texts to send, each with an event to set once it has gone (or failed).
@@ -191,7 +207,7 @@ class Session:
             self.send(error("failed", f"the server could not take it: {exc}", request_id))
 
     def _say(self, request: SayRequest, request_id: str) -> None:
-        from lipsync.resolver import resolve
+        from lipsync.maps.resolver import resolve
         from lipsync.serve.shape import mouth_shares
 
         server = self.server
@@ -282,13 +298,13 @@ def _speech(request_id: str, offset: float, piece: Piece, timeline: Timeline, li
 
 
 def _version() -> str:
-    from lipsync import __version__
+    from lipsync._version import __version__
 
     return __version__
 
 
 def _map_names() -> list[str]:
     """The named maps a ``say`` may ask for."""
-    from lipsync.maps import MAP_NAMES
+    from lipsync.maps.named import MAP_NAMES
 
     return list(MAP_NAMES)

@@ -10,7 +10,7 @@ morph's weight times its opening share (clamped to 0-1); rounding likewise.
 
 from __future__ import annotations
 
-from lipsync.lipmap import LipMap
+from lipsync.maps.lipmap import LipMap
 
 __all__ = ["VOWEL_SHAPES", "mouth_shares"]
 

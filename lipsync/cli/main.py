@@ -1,0 +1,101 @@
+"""The ``lipsync`` command: argparse wiring over the library, and the one place that prints.
+
+Exit codes: 0 done, 2 bad input (one line naming file, line and what was expected),
+3 agent unreachable, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from lipsync._version import __version__
+from lipsync.cli.align import add_align_command
+from lipsync.cli.export import add_export_command
+from lipsync.cli.io import Handler, Parser, WarningPrinter, err, report
+from lipsync.cli.map import add_map_commands
+from lipsync.cli.plot import add_plot_command
+from lipsync.cli.say import add_say_command
+from lipsync.cli.serve import add_serve_command
+from lipsync.cli.speech import add_speech_commands
+from lipsync.errors import LipsyncError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, for ``main`` and for tests."""
+    parser = Parser(
+        prog="lipsync", allow_abbrev=False,
+        description="Make a 3-D character's mouth move in time with speech (MMDAgent-EX and "
+        "game engines).",
+    )
+    parser.add_argument("--version", action="version", version=f"lipsync {__version__}")
+    # Every sub-command parser is a ``Parser`` too (argparse makes them of the parent's class).
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(  # type: ignore[assignment]
+        dest="command", metavar="COMMAND", required=True
+    )
+    add_say_command(commands)
+    add_speech_commands(commands)
+    add_map_commands(commands)
+    add_export_command(commands)
+    add_plot_command(commands)
+    add_serve_command(commands)
+    add_align_command(commands)
+    _no_abbreviations(parser)
+    return parser
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """Turn off prefix matching everywhere: ``--w`` must not quietly mean ``--wav``."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _no_abbreviations(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    logger = logging.getLogger("lipsync")
+    printer = WarningPrinter()
+    logger.addHandler(printer)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Handler = args.handler
+        return handler(args)
+    except LipsyncError as exc:
+        report(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err("lipsync: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader of our output left (``lipsync map show ... | head``): not an error of ours.
+        _quiet_stdout()
+        return 0
+    finally:
+        logger.removeHandler(printer)
+        if argv is not None:
+            # Called from Python (tests, other tools): give back the signal handlers. As the
+            # program itself, keep what ``say`` set until the process exits.
+            signal.signal(signal.SIGINT, saved[0])
+            signal.signal(signal.SIGTERM, saved[1])
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not complain either."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is no file (tests)
+        pass

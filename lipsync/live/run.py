@@ -1,0 +1,353 @@
+"""One utterance on its way out: pieces in, audio queued, each action done when its sample plays.
+
+``Run`` carries out one ``say()``: a producer thread makes the pieces (Open JTalk, or another
+voice's audio aligned to its text), and the speaker's worker thread queues each on the
+output and does what the ``Schedule`` says is due (a START through the ``AgentLink``, a frame
+of mouth weights, the first and last sample), by the output's clock. What is due when is the
+schedule's decision; this module does the waiting, the threads and the I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from lipsync.errors import ValueRefused
+from lipsync.live.link import POLL
+from lipsync.live.schedule import Action, Schedule, shorten_pause
+from lipsync.maps.resolver import resolve
+from lipsync.sound import Audio
+from lipsync.speech.pieces import Piece
+from lipsync.timeline import PAUSES, Timeline
+
+if TYPE_CHECKING:
+    from lipsync.curves import MouthCurves
+    from lipsync.live.audio import Output
+    from lipsync.live.link import AgentLink
+    from lipsync.maps.lipmap import LipMap
+
+__all__ = ["MAX_AHEAD", "Job", "Run", "speech_source", "wait_in_slices"]
+
+#: The most audio (seconds) queued on the output ahead of the device.
+MAX_AHEAD = 4.0
+
+_SLICE = 0.1  # a caller's untimed wait wakes this often, so its thread's signal handlers run
+
+Source = str | Iterable[str] | Iterable[tuple[Audio, str]] | Piece
+
+
+def speech_source(
+    speech: str | Iterable[str] | Iterable[tuple[Audio, str]] | Audio, timeline: Timeline | None,
+    text: str | None,
+) -> Source:
+    """What ``Speaker.say(speech, timeline, text=...)`` is to speak, its arguments checked."""
+    if isinstance(speech, Audio):
+        if (timeline is None) == (text is None):
+            raise ValueRefused("audio needs its timeline or its text: say(audio, timeline) "
+                               "or say(audio, text=...)")
+        return Piece(speech, timeline) if timeline is not None else [(speech, text or "")]
+    if text is not None:
+        raise ValueRefused("text= goes with audio: say(audio, text=...)")
+    if timeline is not None:
+        raise ValueRefused("a timeline goes with audio: say(audio, timeline)")
+    return speech
+
+
+def wait_in_slices(wait: Callable[[float], bool], timeout: float | None) -> bool:
+    """``wait(timeout)`` in short slices: a signal that lands on another thread is still
+    handled in the waiting one (CPython runs handlers only between bytecodes of the main thread).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = _SLICE if deadline is None else min(_SLICE, deadline - time.monotonic())
+        if wait(max(left, 0.0)):
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+
+
+@dataclass
+class Job:
+    """What one utterance is to speak, and how (the speaker's settings with the say's own)."""
+
+    source: Source
+    lipmap: LipMap
+    #: The map the agent's lines are checked against (the speaker's).
+    agent_map: LipMap
+    fps: float
+    on_weights: Callable[[float, dict[str, float]], None] | None
+    on_piece: Callable[[float | None, Piece], None] | None
+    silent: bool
+    unknown: str | None
+    voice: Any
+    speed: float
+    half_tone: float
+    #: Set when the utterance is stopped, or ends early (an error).
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    #: Whether it was cut short by a stop (not by an error).
+    stopped: bool = False
+    #: Clock time the first sample reached the device (None until it did).
+    started_at: float | None = None
+    #: The phonemes scheduled so far, timed from the first sample.
+    timeline: Timeline = field(default_factory=lambda: Timeline([]))
+    #: Set once it has been spoken, stopped or failed.
+    done: threading.Event = field(default_factory=threading.Event)
+    #: What made it fail (raised by ``Utterance.wait``).
+    error: BaseException | None = None
+    #: A user's callback raised this while it played: it ends with that error.
+    failure: BaseException | None = None
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.done.set()
+
+
+def _peek(source: Iterable[Any]) -> tuple[bool, Iterator[Any]]:
+    """Whether ``source`` holds ``(audio, text)`` pieces (else text), and all its items.
+
+    Looks at the first item in the producer's thread, so a generator is read once.
+    """
+    items = iter(source)
+    for first in items:
+        return isinstance(first, tuple), itertools.chain([first], items)
+    return False, iter(())
+
+
+class Run:
+    """One utterance on its way out: pieces in, audio queued, actions at their samples.
+
+    ``wake`` is set whenever there is news (a piece, a stop); ``call`` runs a user's callback
+    (an error in it ends the utterance); ``warn`` reports a warning.
+    """
+
+    def __init__(
+        self, job: Job, output: Output, link: AgentLink, *, wake: threading.Event,
+        call: Callable[..., None], warn: Callable[[str], None],
+    ) -> None:
+        self.job = job
+        self.output = output
+        self.link = link
+        self.clock = link.clock
+        self.wake = wake
+        self.call = call
+        self.warn = warn
+        self.rate = output.sample_rate
+        self.schedule = Schedule(self.rate, job.fps, latency=link.latency)
+        self.pieces: queue.Queue[Piece | BaseException | None] = queue.Queue(maxsize=4)
+        self.playing = threading.Event()  # set once the first piece is queued on the output
+        #: The producer thread if it was still making a piece when the run ended.
+        self.unfinished: threading.Thread | None = None
+
+    # -- pieces ---------------------------------------------------------------------------------
+
+    def _produce(self) -> None:
+        job = self.job
+        source = job.source
+        try:
+            if isinstance(source, Piece):
+                items: Iterable[Piece] = [source]
+            else:
+                from lipsync.speech.pieces import speech_pieces
+
+                paired, rest = (False, source) if isinstance(source, str) else _peek(source)
+                if paired:  # another voice: (audio, text) pieces, each aligned here
+                    from lipsync.alignment.pieces import aligned_pieces
+
+                    assert not isinstance(rest, str)
+                    items = aligned_pieces(rest)
+                else:
+                    items = speech_pieces(rest, voice=job.voice, speed=job.speed, half_tone=job.half_tone)
+            for piece in items:
+                timeline, warnings = resolve(piece.timeline, job.agent_map, unknown=job.unknown)
+                for warning in warnings:
+                    self.warn(warning)
+                if not self._put(Piece(piece.audio, timeline)):
+                    return
+                # Let the worker start the sound before making the next piece: both need the
+                # GIL, and the first sound is what a listener waits for.
+                self.playing.wait(1.0)
+            self._put(None)
+        except BaseException as exc:  # the worker re-raises it in the caller's wait()
+            self._put(exc)
+
+    def _put(self, item: Piece | BaseException | None) -> bool:
+        while not self.job.cancelled.is_set():
+            try:
+                self.pieces.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            self.wake.set()
+            return True
+        return False
+
+    def run(self, closing: Callable[[], bool]) -> None:
+        """Speak the job to its end (or its stop); ``closing()`` tells that the speaker closes."""
+        producer = threading.Thread(target=self._produce, name="lipsync-synth", daemon=True)
+        producer.start()
+        cancelled = self.job.cancelled
+        schedule = self.schedule
+        finished = False
+        try:
+            while not cancelled.is_set():
+                room = self._room()
+                if not finished and room:
+                    finished = self._take_pieces(block=not schedule)
+                if finished and not schedule:
+                    break
+                self.link.check_answers(lambda: closing() or cancelled.is_set())
+                upcoming = schedule.next_due(self.output.sample_time, self.link.lead())
+                due = None if upcoming is None else upcoming[1]
+                if upcoming is not None:
+                    if due is not None and self.clock.now() >= due:
+                        self._do(schedule.pop())
+                        continue
+                elif room:
+                    continue  # _take_pieces waited for a piece already
+                self.wake.clear()
+                now = self.clock.now()
+                self.clock.wait(self.wake, now + POLL if due is None else min(due, now + POLL))
+        finally:
+            if not finished:
+                cancelled.set()  # the producer stops at its next piece
+            if finished or (isinstance(self.job.source, str) and not self.job.stopped):
+                # Let a piece being made finish, so the next utterance has the CPU to itself.
+                # A stop does not wait for it (Ctrl-C must end at once; the next utterance's
+                # synthesis runs beside it on an engine of its own), nor does text still arriving;
+                # ``Speaker.join()`` waits for such a piece, ``close()`` does not.
+                producer.join()
+            elif producer.is_alive():
+                self.unfinished = producer
+        if self.job.stopped:
+            return
+        # The sound is over. Lips told to go on longer (labels longer than the audio) stop now.
+        with self.link.lock:
+            end = self.output.sample_time(schedule.end)
+            lips = self.link.lips.until
+            if lips is not None and end is not None and lips > end + self.link.latency + 0.001:
+                self.output.clear()
+                self.link.stop_lips()
+            self.link.lips.clear()
+
+    def _room(self) -> bool:
+        """Whether the output has room for another piece (at most ``MAX_AHEAD`` s queued)."""
+        if self.schedule.origin is None:
+            return True
+        return self.schedule.end - self.output.position() < MAX_AHEAD * self.rate
+
+    def _take_pieces(self, *, block: bool) -> bool:
+        """Queue the pieces that are ready while there is room; ``True`` once the last has come."""
+        while True:
+            if not block and not self._room():
+                return False
+            try:
+                item = self.pieces.get(timeout=POLL) if block else self.pieces.get_nowait()
+            except queue.Empty:
+                return False
+            block = False
+            if item is None:
+                self.schedule.finish()
+                return True
+            if isinstance(item, BaseException):
+                raise item
+            self._add(item)
+
+    def _add(self, piece: Piece) -> None:
+        job, link, schedule = self.job, self.link, self.schedule
+        timeline = piece.timeline
+        audio = piece.audio
+        if schedule.origin is not None and timeline.names and timeline.names[0] in PAUSES:
+            waited = self.output.position() - max(schedule.end, self.output.end())
+            audio, timeline = shorten_pause(audio, timeline, waited, self.rate)
+        chunks = [] if link.alias is None or link.transport is None else [
+            c for c in timeline.chunks(alias=link.alias) if not set(c.timeline.names) <= PAUSES
+        ]
+        handshake = schedule.origin is None and link.awaits_events and link.alias is not None and bool(chunks)
+        if handshake:
+            link.handshake(chunks[0], job.cancelled)
+            if job.cancelled.is_set():
+                return
+        curves = self._curves(timeline) if job.on_weights is not None else None
+        with link.lock:
+            if job.cancelled.is_set():
+                return
+            start = self.output.play(_silence(audio) if job.silent else audio)
+            gap = schedule.place(start, self.output.end())
+            actions = schedule.starts(start, chunks)
+            if handshake:
+                self._started(actions.pop(0))
+        # The first sample may be due at once (an output with no buffer): from here on, only
+        # what must come before it, then what is due, then the bookkeeping.
+        if job.on_piece is not None:
+            # Before the next piece's synthesis may start: it holds the GIL for its whole call.
+            job.on_piece(self.output.sample_time(start), Piece(audio, timeline))
+        for action in actions:
+            schedule.add(action)
+        if curves is not None:
+            schedule.add_curves(start, curves)
+        schedule.add(Action(start, "first"))
+        self._do_due()
+        self.playing.set()
+        so_far = job.timeline
+        if gap > 0:
+            so_far = so_far + Timeline([("pau", Fraction(gap, self.rate))])
+        job.timeline = so_far + timeline if len(so_far) else timeline
+
+    def _curves(self, timeline: Timeline) -> MouthCurves | None:
+        """The mouth curves of a piece (``None``: only pauses), before its sound is queued.
+
+        The curve runs to the closing keyframe, one sample past the timeline's end.
+        """
+        from lipsync.curves import mouth_curves
+
+        if not any(n not in PAUSES for n in timeline.names):
+            return None
+        if self.job.lipmap is not self.job.agent_map:
+            timeline, _ = resolve(timeline, self.job.lipmap, unknown=self.job.unknown)
+        return mouth_curves(timeline, self.job.lipmap)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _do_due(self) -> None:
+        """Do the actions already due."""
+        while True:
+            action = self.schedule.pop_due(self.clock.now(), self.output.sample_time, self.link.lead())
+            if action is None:
+                return
+            self._do(action)
+
+    def _do(self, action: Action) -> None:
+        job = self.job
+        if action.kind == "first":
+            if job.started_at is None:
+                job.started_at = self.output.sample_time(action.index)
+        elif action.kind == "start":
+            with self.link.lock:
+                if not job.cancelled.is_set():
+                    self._started(action)
+                    assert action.chunk is not None and self.link.alias is not None
+                    self.link.send(action.chunk.line(self.link.alias))
+        elif action.kind == "frame":
+            callback = job.on_weights
+            assert callback is not None
+            t, weights = self.schedule.frame(action)
+            if weights is not None:
+                callback(t, weights)
+            self.schedule.frame_done(action)
+
+    def _started(self, action: Action) -> None:
+        """Note that lips move from ``action``'s chunk on, until that chunk's end."""
+        assert action.chunk is not None
+        self.link.started(action.index, action.chunk.timeline, self.schedule.chunk_end(action))
+
+
+def _silence(audio: Audio) -> Audio:
+    """As long as ``audio``, and silent."""
+    import numpy as np
+
+    return Audio(np.zeros(len(audio), dtype=np.int16), audio.sample_rate)
