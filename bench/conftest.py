@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "tests" / "fixtures" / "reference"
+STOCK_MAP = ROOT / "data" / "lip.txt"
 sys.path.insert(0, str(ROOT / "tests"))
 
 

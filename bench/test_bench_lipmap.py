@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import REFERENCE
+from conftest import STOCK_MAP
 
 from lipsync import LipMap
 
-STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
+STOCK = STOCK_MAP
 
 
 def test_parse_stock_map(benchmark, figures):

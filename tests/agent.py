@@ -1,4 +1,5 @@
-"""A small fake MMDAgent-EX for tests, as the real one behaves (../shared/reference/MMDAGENT_EX.md).
+"""A small fake MMDAgent-EX for tests, as the real one behaves (observed on MMDAgent-EX built from its
+public source, quirks and crashes included).
 
 ``TcpAgent`` is the remote server (we connect to it); ``WsAgent`` is the WebSocket client that
 connects to our server. Like the real agent, both:

@@ -1,17 +1,13 @@
-"""Shared fixtures: the reference files in ../shared beside the repository."""
+"""Shared fixtures: the reference files in tests/fixtures/reference (see its README for sources
+and licences) and MMDAgent-EX's stock map, data/lip.txt."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
-LIP_FILES = sorted((REFERENCE / "lip").glob("*.txt"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not LIP_FILES:
-        raise pytest.UsageError(f"the reference files are missing: expected them in {REFERENCE}")
+REFERENCE = FIXTURES / "reference"
+#: MMDAgent-EX's stock lip.txt, as the repository keeps it (and the wheel installs it).
+STOCK_MAP = ROOT / "data" / "lip.txt"
+LIP_FILES = sorted([STOCK_MAP, *(REFERENCE / "lip").glob("*.txt")])

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "tests" / "fixtures" / "reference"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -185,7 +185,7 @@ def voicevox_cases() -> list[Case]:
     return cases
 
 
-STOCK_MAP = (REFERENCE / "lip" / "mmdagent-ex-default.lip.txt").read_bytes()
+STOCK_MAP = (ROOT / "data" / "lip.txt").read_bytes()
 
 
 def lipmap_cases() -> list[Case]:

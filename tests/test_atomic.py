@@ -10,11 +10,11 @@ import sys
 import time
 
 import pytest
-from conftest import REFERENCE, ROOT
+from conftest import ROOT, STOCK_MAP
 
 from lipsync import LipMap
 
-STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
+STOCK = STOCK_MAP
 
 # A child that saves an edited map, dying at a chosen point of the save.
 _CHILD = """

@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REFERENCE, ROOT
+from conftest import REFERENCE, ROOT, STOCK_MAP
 
 from lipsync import LipMap, __version__
 from lipsync.cli.main import main
 
-STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
+STOCK = STOCK_MAP
 SJIS = REFERENCE / "lip" / "mmdagent-1.x-shiftjis.lip.txt"
 
 

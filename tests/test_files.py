@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE, ROOT
+from conftest import ROOT, STOCK_MAP
 from test_atomic import _LOOP  # the child that saves a map over and over
 
 from lipsync import LipMap, ValueRefused
 from lipsync._atomic import locked, write_atomic
 from lipsync.cli.main import main
 
-STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
+STOCK = STOCK_MAP
 LIPSYNC = [sys.executable, "-m", "lipsync"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 

@@ -228,7 +228,7 @@ def test_enormous_durations_are_refused_before_anything_is_allocated(spans: list
         assert timeline.end <= 6 * 3600
 
 
-VOICE = sorted((Path(__file__).resolve().parents[2] / "shared" / "reference" / "voices").glob("*.htsvoice"))
+VOICE = sorted((Path(__file__).resolve().parent / "fixtures" / "reference" / "voices").glob("*.htsvoice"))
 
 
 @settings(max_examples=max(10, EXAMPLES // 4), deadline=None,

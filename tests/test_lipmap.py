@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LIP_FILES, REFERENCE
+from conftest import LIP_FILES, REFERENCE, STOCK_MAP
 
 from lipsync import LipMap, NameRefused, ParseError, SourceError, ValueRefused, load_map
 
-STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
+STOCK = STOCK_MAP
 SJIS = REFERENCE / "lip" / "mmdagent-1.x-shiftjis.lip.txt"
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from importlib import resources
 
 import pytest
-from conftest import REFERENCE, ROOT
+from conftest import ROOT, STOCK_MAP
 
 from lipsync import OPEN_JTALK_PHONEMES, LipMap, ValueRefused, load_map
 from lipsync.cli.main import main
-from lipsync.maps.named import DEFAULT_MAP, MAP_NAMES
+from lipsync.maps.named import DEFAULT_MAP, MAP_NAMES, map_bytes
 from lipsync.maps.phonemes import ALIASES
 
-STOCK = REFERENCE / "lip" / "mmdagent-ex-default.lip.txt"
+STOCK = STOCK_MAP
 
 # The names each standard defines, as its own documents spell them.
 EXPECTED_MORPHS = {
@@ -43,7 +45,7 @@ def run(capsys, *argv):
 
 def test_every_named_map_is_shipped():
     shipped = sorted(p.stem for p in (ROOT / "lipsync" / "maps").glob("*.txt"))
-    assert shipped == sorted(MAP_NAMES)
+    assert shipped == sorted(set(MAP_NAMES) - {DEFAULT_MAP})  # mmdagent is data/lip.txt
     assert set(EXPECTED_MORPHS) | {"arkit"} == set(MAP_NAMES)
 
 
@@ -85,9 +87,20 @@ def test_rhubarb_is_one_hot():
         assert sorted(lipmap.weights(phoneme)) == [0.0] * 8 + [1.0], phoneme
 
 
-def test_mmdagent_is_the_stock_file_byte_for_byte():
-    assert (ROOT / "lipsync" / "maps" / "mmdagent.txt").read_bytes() == STOCK.read_bytes()
+#: SHA-256 of MMDAgent-EX's Release/AppData/lip.txt (commit 9981469 of its repository).
+STOCK_SHA256 = "92656db58760e521c7ef3f7c5c43ff00cb4c19fbefb4676442c1f662b726c34b"
+
+
+def test_data_lip_txt_is_the_stock_file_byte_for_byte():
+    assert hashlib.sha256(STOCK.read_bytes()).hexdigest() == STOCK_SHA256
+
+
+def test_the_installed_default_map_is_data_lip_txt():
+    # Read as the installed package holds it (tests run against the installed wheel in CI).
+    installed = resources.files("lipsync.data").joinpath("lip.txt").read_bytes()
+    assert installed == map_bytes(DEFAULT_MAP) == STOCK.read_bytes()
     assert load_map() == load_map(DEFAULT_MAP) == LipMap.load(STOCK)
+    assert load_map().to_bytes() == STOCK.read_bytes()
     assert "gw" not in load_map() and "kw" not in load_map()
 
 

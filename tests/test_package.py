@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -42,3 +43,13 @@ def test_exported_names_stay_what_they_are_after_every_submodule_loads():
             importlib.import_module(module.name)
     for name in lipsync.__all__:
         assert not isinstance(getattr(lipsync, name), types.ModuleType), name
+
+
+
+def test_every_package_in_the_tree_is_in_the_wheel():
+    # pyproject.toml lists the packages (so that data/ can be lipsync.data): a new folder must
+    # be listed too, or the wheel would go without it.
+    text = (ROOT / "pyproject.toml").read_text()
+    listed = set(re.findall(r'^    "(lipsync[a-z_.]*)",$', text, flags=re.M))
+    tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "lipsync").rglob("__init__.py")}
+    assert listed == tree | {"lipsync.data", "lipsync.serve.page"}

@@ -2,7 +2,8 @@
 
 ``load_map("vrm")`` (and ``--map vrm`` on the command line) reads ``lipsync/maps/vrm.txt``.
 Each file's header says where its morph names come from and how its weights were chosen.
-``mmdagent`` is MMDAgent-EX's stock ``lip.txt`` byte for byte, and the default.
+``mmdagent`` is MMDAgent-EX's stock ``lip.txt`` byte for byte, and the default: the
+repository's ``data/lip.txt``, installed as ``lipsync/data/lip.txt``.
 
 A bare word that is one of ``MAP_NAMES`` always means the named map, even when a file of
 that name is in the current folder (write ``./vrm`` for the file): a command then means the
@@ -44,6 +45,8 @@ def map_bytes(name: str) -> bytes:
         raise ValueRefused(f"no named map {name!r}: the names are {', '.join(MAP_NAMES)}")
     from importlib.resources import files
 
+    if name == DEFAULT_MAP:  # data/lip.txt in the repository, lipsync/data/lip.txt installed
+        return files("lipsync.data").joinpath("lip.txt").read_bytes()
     return files("lipsync.maps").joinpath(f"{name}.txt").read_bytes()
 
 
