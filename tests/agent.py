@@ -9,7 +9,7 @@ connects to our server. Like the real agent, both:
 - over TCP, greet each new connection with ``REMOTE_EVENT_CONNECTED|127.0.0.1`` (``greet``);
   over WebSocket, never (0 of 7 real sessions were greeted);
 - echo every line they get to the client (the agent's bus echoes everything), invalid UTF-8
-  included;
+  included, unless ``echo=False`` (an agent that is gone or not reading);
 - answer ``LIPSYNC_START|alias|...`` with ``LIPSYNC_EVENT_START|alias`` ``event_delay`` later
   (a number, or a function of the START's number for late events), and ``LIPSYNC_STOP`` with
   ``LIPSYNC_EVENT_STOP``, but only for the model aliases they know: an unknown alias is
@@ -39,11 +39,13 @@ class Recorder:
     """Lines with their ``time.monotonic()`` arrival times, and a way to wait for them."""
 
     def __init__(
-        self, *, events: bool = True, event_delay: Delay = 0.05, aliases: tuple[str, ...] = ("gene",)
+        self, *, events: bool = True, event_delay: Delay = 0.05, aliases: tuple[str, ...] = ("gene",),
+        echo: bool = True,
     ) -> None:
         self.received: list[tuple[float, str]] = []
         self.raw: list[bytes] = []
         self.events = events
+        self.echo = echo
         self.event_delay = event_delay
         self.aliases = aliases
         self.starts = 0
@@ -61,9 +63,10 @@ class Recorder:
             self.received.append((time.monotonic(), line))
             self.raw.append(raw)
             self._changed.notify_all()
+        if self.echo:
+            reply(raw)  # the bus echoes every line, as it came
         if not self.events:
             return
-        reply(raw)  # the bus echoes every line, as it came
         kind, _, rest = line.partition("|")
         alias = rest.partition("|")[0]
         answer = {"LIPSYNC_START": "LIPSYNC_EVENT_START", "LIPSYNC_STOP": "LIPSYNC_EVENT_STOP"}.get(kind)
@@ -99,9 +102,9 @@ class TcpAgent(Recorder):
 
     def __init__(
         self, *, events: bool = True, event_delay: Delay = 0.05, greet: bool = True,
-        aliases: tuple[str, ...] = ("gene",),
+        aliases: tuple[str, ...] = ("gene",), echo: bool = True,
     ) -> None:
-        super().__init__(events=events, event_delay=event_delay, aliases=aliases)
+        super().__init__(events=events, event_delay=event_delay, aliases=aliases, echo=echo)
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.url = f"tcp://127.0.0.1:{self.port}"
@@ -114,7 +117,7 @@ class TcpAgent(Recorder):
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _die(self) -> None:
-        self.events = False
+        self.events = self.echo = False
         threading.Thread(target=self.close, daemon=True).start()
 
     def _accept(self) -> None:
@@ -195,9 +198,9 @@ class WsAgent(Recorder):
     def __init__(
         self, url: str, *, events: bool = True, event_delay: Delay = 0.05,
         aliases: tuple[str, ...] = ("gene",), headers: dict[str, str] | None = None,
-        retry: bool = False, retry_interval: float = 0.05, hold_first: bool = True,
+        retry: bool = False, retry_interval: float = 0.05, hold_first: bool = True, echo: bool = True,
     ) -> None:
-        super().__init__(events=events, event_delay=event_delay, aliases=aliases)
+        super().__init__(events=events, event_delay=event_delay, aliases=aliases, echo=echo)
         self.url = url
         #: The real agent often leaves a session's first message unread until the next one comes
         #: (8 of 12 probe sessions): the fake always does.
@@ -234,7 +237,7 @@ class WsAgent(Recorder):
 
     def _die(self) -> None:
         self._stopped.set()
-        self.events = False
+        self.events = self.echo = False
         threading.Thread(target=self.drop, daemon=True).start()
 
     # -- frames -------------------------------------------------------------------------------

@@ -20,6 +20,43 @@ def test_say_to_stdout_prints_the_start_line(capsys: pytest.CaptureFixture[str],
     assert capsys.readouterr().out == f"LIPSYNC_START|gene|{sequence}\n"
 
 
+def test_say_to_stdout_needs_no_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sequence = "sil,50,a,100,sil,50"
+    wav = tmp_path / "a.wav"
+    Audio(np.zeros(9600, dtype=np.int16), 48000).save_wav(wav)
+    assert main(["say", "--wav", str(wav), "--sequence", sequence, "--to", "stdout", "--audio", "null"]) == 0
+    assert capsys.readouterr().out == f"LIPSYNC_START|gene|{sequence}\n"
+
+
+def test_say_to_an_agent_without_a_model_says_what_the_alias_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["say", "こんにちは", "--to", "tcp://127.0.0.1:9", "--audio", "null"]) == 2
+    err = capsys.readouterr().err
+    assert "--model ALIAS" in err and "MODEL_ADD" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text", ["Hello, how are you?", "This is a pen."])
+def test_text_that_is_not_japanese_is_warned(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    assert main(["timeline", text]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("lipsync: warning: ") and "not Japanese" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text", ["今日はAIの話です。", "OKです。", "こんにちは。"])
+def test_japanese_with_a_few_latin_letters_is_not_warned(
+    capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    assert main(["timeline", text]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_say_warns_about_a_piece_that_is_not_japanese(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["say", "こんにちは。Good morning everyone.", "--to", "stdout", "--audio", "null"]) == 0
+    err = capsys.readouterr().err
+    assert "'Good morning everyone.' is not Japanese" in err and err.count("warning") == 1
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--to", "http://x"], "expected tcp://HOST:PORT"),
     (["--model", "a|b"], "'|'"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from agent import TcpAgent
+from agent import TcpAgent, WsAgent
 
 from lipsync import AgentUnreachable, Audio, Timeline
 from lipsync.live.audio.null import NullOutput
@@ -155,6 +155,44 @@ def test_say_with_no_agent_exits_3_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert result.stderr.startswith("lipsync: no agent at tcp://127.0.0.1:")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["tcp", "ws"])
+def test_a_run_whose_starts_never_reached_the_agent_exits_3(tmp_path: Path, kind: str) -> None:
+    # An agent that took the connection and then heard nothing (crashed, or not reading): no
+    # copy of our line comes back, no event. That is no success.
+    wav = write_wav(tmp_path / "k.wav", Timeline.from_sequence(KONNICHIWA))
+    args = ["say", "--sequence", KONNICHIWA, "--wav", str(wav), "--model", "gene", "--audio", "null",
+            "--sync", "clock"]
+    if kind == "tcp":
+        with TcpAgent(events=False, echo=False) as agent:
+            result = run(*args, "--to", agent.url)
+            assert agent.lines and agent.lines[0].startswith("LIPSYNC_START|gene|")
+    else:
+        port = free_port()
+        process = subprocess.Popen([*LIPSYNC, *args, "--to", f"ws://127.0.0.1:{port}/chat"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        agent = WsAgent(f"ws://127.0.0.1:{port}/chat", events=False, echo=False)
+        for _ in range(500):
+            try:
+                agent.connect()
+                break
+            except OSError:
+                time.sleep(0.02)
+        out, err = process.communicate(timeout=60)
+        agent.close()
+        result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("lipsync: no LIPSYNC_START reached the agent at ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_run_the_agent_heard_exits_0(tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "k.wav", Timeline.from_sequence(KONNICHIWA))
+    with TcpAgent(events=False) as agent:  # no events, but the bus's copy of our line comes back
+        result = run("say", "--sequence", KONNICHIWA, "--wav", str(wav), "--model", "gene", "--audio", "null",
+                     "--sync", "clock", "--to", agent.url)
+    assert result.returncode == 0, result.stderr
 
 
 def test_tcp_transport_ignores_garbage_and_huge_lines() -> None:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from agent import TcpAgent
 from test_speaker import KONNICHIWA, long_timeline, silent
 
 from lipsync import Timeline
@@ -170,3 +171,33 @@ def test_an_agent_that_never_greets_is_reported_as_not_reading() -> None:
             threading.Event().wait(0.01)
         greeting = [w for w in warnings if "REMOTE_EVENT_CONNECTED" in w]
         assert len(greeting) == expected, warnings
+
+
+def test_a_stall_after_answers_falls_back_to_the_clock_without_blaming_the_alias() -> None:
+    clock = ScheduledClock()
+    agent = Agent(clock, [0.1] * 20 + [2.2, 0.1])  # 20 answers, then one stall of 2.2 s
+    warnings: list[str] = []
+    with Speaker(agent, "gene", audio=NullOutput(clock=clock), clock=clock, sync="event",
+                 on_warning=warnings.append) as speaker:
+        for _ in range(22):
+            speak(speaker, Timeline.from_sequence(KONNICHIWA))
+    assert warnings == []  # the agent answered 'gene' twenty times: the alias is right
+
+
+def test_the_next_sentence_is_made_while_the_sound_waits_for_a_slow_agent() -> None:
+    # A real agent on a socket, answering its first START after 0.6 s (a busy one took 0.2-1.3 s).
+    order: list[str] = []
+
+    def text():
+        yield "こんにちは。"
+        order.append("second sentence asked for")
+        yield "今日はいい天気ですね。"
+
+    def queued(t: float | None, piece: object) -> None:
+        order.append("a piece queued on the output")
+
+    with TcpAgent(event_delay=0.6) as agent, Speaker(agent.url, "gene", audio="null", sync="event",
+                                                    event_timeout=3.0) as speaker:
+        assert speaker.say(text(), on_piece=queued).wait(60)
+    # The second sentence was taken up while the first one's sound waited for the agent.
+    assert order[:2] == ["second sentence asked for", "a piece queued on the output"]

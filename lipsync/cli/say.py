@@ -12,13 +12,16 @@ from collections.abc import Iterator
 from lipsync.cli.io import UsageError, err, finite_float
 from lipsync.cli.signals import interrupt
 from lipsync.cli.speech import add_source_arguments, load_speech
-from lipsync.errors import ValueRefused
+from lipsync.errors import AgentUnreachable, ValueRefused
 from lipsync.live.audio import OUTPUTS
 from lipsync.live.transport import DEFAULT_URL, open_transport
 from lipsync.maps.named import load_map
 from lipsync.names import check_alias
 
-__all__ = ["add_say_command"]
+__all__ = ["STDOUT_ALIAS", "add_say_command"]
+
+#: The model alias ``--to stdout`` prints when no ``--model`` is given (MMDAgent-EX's sample model).
+STDOUT_ALIAS = "gene"
 
 
 def _stdin_text() -> Iterator[str]:
@@ -38,7 +41,7 @@ def _stdin_text() -> Iterator[str]:
 
 
 def _say(args: argparse.Namespace) -> int:
-    from lipsync.live.speaker import EVENT_TIMEOUT, Speaker
+    from lipsync.live.speaker import EVENT_TIMEOUT, NO_EVENT_AFTER, Speaker
     from lipsync.live.transport.vmc import VmcSender, is_vmc_url
     from lipsync.speech.pieces import speakable
     from lipsync.timeline import PAUSES
@@ -47,8 +50,13 @@ def _say(args: argparse.Namespace) -> int:
         from lipsync.cli.say_server import say_via_server
 
         return say_via_server(args)
+    if args.model is None and args.to == "stdout":
+        args.model = STDOUT_ALIAS  # lines to read, not to drive an agent: any alias shows them
     if args.model is None and not is_vmc_url(args.to):
-        raise UsageError("say needs --model ALIAS (the agent's model), or --server or --to vmc://...")
+        raise UsageError(
+            "say needs --model ALIAS: the name MMDAgent-EX loaded the model under (MODEL_ADD|ALIAS|... "
+            "in its .fst; 'gene' in its sample), or --server URL, or --to vmc://HOST:PORT"
+        )
     alias = check_alias(args.model) if args.model is not None else None
     if args.text is not None and args.text != "-" and not speakable(args.text):
         raise ValueRefused(f"nothing to say in {args.text[:40]!r}: no letters or digits (only "
@@ -96,6 +104,11 @@ def _say(args: argparse.Namespace) -> int:
         else:
             utterance = speaker.say(args.text)
         utterance.wait()
+        if transport is not None and speaker.reached_agent(timeout=NO_EVENT_AFTER) is False:
+            raise AgentUnreachable(
+                f"lipsync: no LIPSYNC_START reached the agent at {transport.url}: it sent nothing back "
+                "(no copy of our line, no LIPSYNC_EVENT_START); it may have crashed or stopped reading"
+            )
     if not any(name not in PAUSES for name in utterance.timeline.names):
         raise ValueRefused("nothing to say: the text has no words Open JTalk can speak (only "
                            "punctuation, symbols or emoji?)")
@@ -115,7 +128,9 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "3 agent unreachable, 130 interrupted (after the STOP was sent).",
     )
     add_source_arguments(p)
-    p.add_argument("--model", metavar="ALIAS", help="the agent's model alias (e.g. gene)")
+    p.add_argument("--model", metavar="ALIAS",
+                   help="the name the agent loaded the model under (MODEL_ADD|ALIAS|... in its .fst; "
+                   f"'gene' in MMDAgent-EX's sample); --to stdout prints '{STDOUT_ALIAS}' if none is given")
     p.add_argument("--to", default=DEFAULT_URL, metavar="URL",
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "
                    "(the agent connects to us), stdout, or vmc://HOST:PORT (VMC blend shapes, e.g. "

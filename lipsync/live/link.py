@@ -68,6 +68,10 @@ class AgentLink:
         #: Set by each LIPSYNC_EVENT_START: wakes a handshake or a wait for answers.
         self.event_started = threading.Event()
         self.heard_anything = threading.Event()
+        #: STARTs we tried to send, and whether the agent has shown it got one: the bus's copy
+        #: of our line, or a LIPSYNC_EVENT_START (a crashed or deaf agent shows neither).
+        self.starts_tried = 0
+        self.delivered = threading.Event()
         self._warn = warn
         self._call = call
         self._on_line = on_line
@@ -96,7 +100,10 @@ class AgentLink:
         if self.transport is None:
             return False
         now = self.clock.now()
-        awaited = line.startswith("LIPSYNC_START|") and self.sync == "event"
+        start = line.startswith("LIPSYNC_START|")
+        if start:
+            self.starts_tried += 1
+        awaited = start and self.sync == "event"
         if awaited:  # before the send: an agent in memory answers inside it
             with self.lock:
                 self.answers.sent(now)
@@ -148,12 +155,15 @@ class AgentLink:
         """A line from the agent (the transport's reader thread)."""
         self.heard_anything.set()
         if not line.startswith("LIPSYNC_EVENT_"):
+            if self.alias is not None and line.startswith(f"LIPSYNC_START|{self.alias}|"):
+                self.delivered.set()  # the bus's copy of our START: the agent has it
             return  # the bus carries everything: other clients, CURRENT_TIME, our own echoes
         kind, _, alias = line.partition("|")
         if alias != self.alias or kind not in ("LIPSYNC_EVENT_START", "LIPSYNC_EVENT_STOP"):
             return
         now = self.clock.now()
         self._call(self._on_line, "<", now, line)
+        self.delivered.set()
         if kind == "LIPSYNC_EVENT_START":
             with self.lock:
                 self.answers.heard(now)

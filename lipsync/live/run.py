@@ -140,7 +140,9 @@ class Run:
         self.rate = output.sample_rate
         self.schedule = Schedule(self.rate, job.fps, latency=link.latency)
         self.pieces: queue.Queue[Piece | BaseException | None] = queue.Queue(maxsize=4)
-        self.playing = threading.Event()  # set once the first piece is queued on the output
+        #: The producer may make the next piece: the first is queued on the output, or the
+        #: worker is waiting for the agent's answer before it starts the sound.
+        self.next_piece = threading.Event()
         #: The producer thread if it was still making a piece when the run ended.
         self.unfinished: threading.Thread | None = None
 
@@ -170,8 +172,9 @@ class Run:
                 if not self._put(Piece(piece.audio, timeline)):
                     return
                 # Let the worker start the sound before making the next piece: both need the
-                # GIL, and the first sound is what a listener waits for.
-                self.playing.wait(1.0)
+                # GIL, and the first sound is what a listener waits for. While the worker waits
+                # for a slow agent, though, the next piece is made (it would be late otherwise).
+                self.next_piece.wait(1.0)
             self._put(None)
         except BaseException as exc:  # the worker re-raises it in the caller's wait()
             self._put(exc)
@@ -269,6 +272,7 @@ class Run:
         ]
         handshake = schedule.origin is None and link.awaits_events and link.alias is not None and bool(chunks)
         if handshake:
+            self.next_piece.set()  # nothing to do here until the agent answers
             link.handshake(chunks[0], job.cancelled)
             if job.cancelled.is_set():
                 return
@@ -292,7 +296,7 @@ class Run:
             schedule.add_curves(start, curves)
         schedule.add(Action(start, "first"))
         self._do_due()
-        self.playing.set()
+        self.next_piece.set()
         so_far = job.timeline
         if gap > 0:
             so_far = so_far + Timeline([("pau", Fraction(gap, self.rate))])

@@ -152,6 +152,15 @@ class Speaker:
         few (``None`` before the first)."""
         return self._link.event_delay
 
+    def reached_agent(self, timeout: float = 0.0) -> bool | None:
+        """Whether a START we sent is known to have reached the agent: the agent sent back its
+        bus copy of one, or an event (wait up to ``timeout`` seconds for that). ``None`` when
+        there is no agent to tell (none, or ``stdout``) or no START was sent."""
+        link = self._link
+        if link.transport is None or not link.transport.echoes or link.starts_tried == 0:
+            return None
+        return self.clock.wait(link.delivered, self.clock.now() + timeout)
+
     # -- life -----------------------------------------------------------------------------------
 
     def open(self) -> Speaker:

@@ -15,6 +15,7 @@ that already waited can shorten it.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -44,6 +45,7 @@ LONG_SENTENCE = 40
 LONG_CLAUSE = 60
 PHRASE_PIECE = 24
 _FRONT_END_SLICE = 400
+logger = logging.getLogger("lipsync.speech")
 _SENTENCE_END = re.compile(r"[。．！？!?\n]+|\.+(?!\d)")
 _CLAUSE_END = re.compile(r"[、，,]+")
 
@@ -69,6 +71,30 @@ def _cut(text: str, pattern: re.Pattern[str]) -> list[str]:
 def speakable(text: str) -> bool:
     """Whether ``text`` has anything to read aloud (a letter or a digit of any script)."""
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def _japanese(ch: str) -> bool:
+    return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or (
+        "\uff66" <= ch <= "\uff9f")
+
+
+def mostly_latin(text: str) -> bool:
+    """Whether ``text`` reads as another language: Latin letters (3 or more) and fewer
+    Japanese characters (kana, kanji) than Latin letters."""
+    latin = sum(1 for ch in text if ch.isalpha() and "LATIN" in unicodedata.name(ch, ""))
+    return latin >= 3 and sum(1 for ch in text if _japanese(ch)) < latin
+
+
+def warn_if_latin(text: str) -> bool:
+    """Log a warning (and give True) if ``text`` is mostly Latin letters, which Open JTalk
+    spells out letter by letter in katakana."""
+    if not mostly_latin(text):
+        return False
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    logger.warning("%r is not Japanese: Open JTalk spells Latin letters out one by one in "
+                   "katakana (\"Hello\" as h,a,r,o,o), and the lips follow that; give Japanese text",
+                   shown)
+    return True
 
 
 def split_text(text: str) -> list[str]:
@@ -107,7 +133,17 @@ def _phrase_cut(clause: str) -> list[str]:
 
 
 def text_pieces(source: str | Iterable[str]) -> Iterator[str]:
-    """Pieces of ``source`` as soon as each is complete (for text still being written)."""
+    """Pieces of ``source`` as soon as each is complete (for text still being written).
+
+    The first piece that is not Japanese (mostly Latin letters) gets a warning.
+    """
+    warned = False
+    for piece in _text_pieces(source):
+        warned = warned or warn_if_latin(piece)
+        yield piece
+
+
+def _text_pieces(source: str | Iterable[str]) -> Iterator[str]:
     if isinstance(source, str):
         yield from split_text(source)
         return

@@ -13,7 +13,7 @@ from lipsync.errors import ValueRefused
 from lipsync.sound import Audio
 from lipsync.speech import jtalk
 from lipsync.speech.jtalk import MAX_TEXT_CHARS, check_half_tone, check_speed
-from lipsync.speech.pieces import joined_durations, joined_speech
+from lipsync.speech.pieces import joined_durations, joined_speech, warn_if_latin
 from lipsync.timeline import Timeline
 
 __all__ = ["MAX_LONG_TEXT_CHARS", "MAX_TEXT_CHARS", "durations", "synthesize"]
@@ -34,6 +34,7 @@ def _long(text: str) -> bool:
 def durations(text: str, *, voice: str | Path | None = None, speed: float = 1.0) -> Timeline:
     """The timeline Open JTalk would speak ``text`` with, without making the audio."""
     check_speed(speed)
+    warn_if_latin(text)
     if _long(text):
         return joined_durations(text, voice=voice, speed=speed)
     return jtalk.durations_one(text, voice=voice, speed=speed)
@@ -49,6 +50,7 @@ def synthesize(
     """
     check_speed(speed)
     check_half_tone(half_tone)
-    if _long(text):
+    if _long(text):  # its pieces are checked as they are made
         return joined_speech(text, voice=voice, speed=speed, half_tone=half_tone)
+    warn_if_latin(text)
     return jtalk.synthesize_one(text, voice=voice, speed=speed, half_tone=half_tone)

@@ -107,6 +107,8 @@ class Transport:
     url = ""
     #: Whether a live agent on this transport greets each connection (a speaker warns if not).
     greets = False
+    #: Whether the agent sends back its copy of every line it gets (MMDAgent-EX's bus does).
+    echoes = False
 
     def __init__(self) -> None:
         self._line_listeners: list[Callable[[str], None]] = []

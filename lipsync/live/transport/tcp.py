@@ -28,6 +28,7 @@ class TcpTransport(Transport):
     """A TCP client to the agent at ``host:port``."""
 
     greets = True  # a live MMDAgent-EX greets each connection with REMOTE_EVENT_CONNECTED
+    echoes = True  # every message on the agent's bus reaches every client, ours too
 
     def __init__(
         self,

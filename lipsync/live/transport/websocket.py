@@ -56,6 +56,7 @@ class WebSocketTransport(Transport):
     """A WebSocket server at ``host:port`` that takes the agent's connection on ``path``."""
 
     greets = False  # MMDAgent-EX greets TCP clients only
+    echoes = True  # every message on the agent's bus reaches every client, ours too
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 9001, path: str = "/chat", *, wait: float = 10.0,
