@@ -45,9 +45,20 @@ def map_bytes(name: str) -> bytes:
         raise ValueRefused(f"no named map {name!r}: the names are {', '.join(MAP_NAMES)}")
     from importlib.resources import files
 
-    if name == DEFAULT_MAP:  # data/lip.txt in the repository, lipsync/data/lip.txt installed
-        return files("lipsync.data").joinpath("lip.txt").read_bytes()
+    if name == DEFAULT_MAP:
+        return _stock_map()
     return files("lipsync.maps").joinpath(f"{name}.txt").read_bytes()
+
+
+def _stock_map() -> bytes:
+    """``data/lip.txt``: installed as ``lipsync/data/lip.txt``; in a checkout run without
+    installing (``PYTHONPATH=.``), the repository's own file."""
+    from importlib.resources import files
+
+    try:
+        return files("lipsync.data").joinpath("lip.txt").read_bytes()
+    except ModuleNotFoundError:
+        return (Path(__file__).resolve().parents[2] / "data" / "lip.txt").read_bytes()
 
 
 @functools.cache
