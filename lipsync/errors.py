@@ -95,7 +95,17 @@ class AlignmentRefused(ValueRefused):
 
 
 class MissingDependency(LipsyncError):
-    """An optional library is missing; the message names the ``pip install`` that fixes it."""
+    """A library is missing; the message says what to install (lipsync-ja, or one of its extras)."""
+
+    @classmethod
+    def needs(
+        cls, library: str, *, extra: str | None = None, package: str | None = None
+    ) -> MissingDependency:
+        """``library`` is not installed: a lipsync-ja ``extra`` brings it, or (a dependency of
+        every install) reinstalling lipsync-ja does, or ``package`` alone."""
+        if extra is not None:
+            return cls(f"{library} is not installed: pip install 'lipsync-ja[{extra}]'")
+        return cls(f"{library} is not installed: pip install lipsync-ja (it brings {package or library})")
 
 
 class SynthesisError(LipsyncError):

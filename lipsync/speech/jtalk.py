@@ -51,9 +51,7 @@ def _pyopenjtalk() -> ModuleType:
             with contextlib.redirect_stdout(io.StringIO()):
                 import pyopenjtalk
         except ImportError as exc:
-            raise MissingDependency(
-                "Open JTalk is not installed: pip install pyopenjtalk-plus"
-            ) from exc
+            raise MissingDependency.needs("Open JTalk", package="pyopenjtalk-plus") from exc
         _module = pyopenjtalk
     return _module
 

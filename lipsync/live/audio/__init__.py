@@ -2,7 +2,7 @@
 
 - ``miniaudio``: the default; the sound card, or miniaudio's silent NULL backend where
   there is none.
-- ``simpleaudio``: optional (``pip install 'lipsync[simpleaudio]'``).
+- ``simpleaudio``: optional (``pip install 'lipsync-ja[simpleaudio]'``).
 - ``null``: no device, a real-time clock (tests, servers).
 """
 

@@ -60,7 +60,7 @@ class MiniaudioOutput(PullOutput):
         try:
             import miniaudio
         except ImportError as exc:
-            raise MissingDependency("miniaudio is not installed: pip install miniaudio") from exc
+            raise MissingDependency.needs("miniaudio") from exc
         self._device: Any = None
         opened: Any = None
         if not null_backend:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["SimpleaudioOutput"]
 
 INSTALL_HINT = (
-    "simpleaudio is not installed: pip install 'lipsync[simpleaudio]' "
+    "simpleaudio is not installed: pip install 'lipsync-ja[simpleaudio]' "
     "(on Linux it builds from source: apt-get install gcc libasound2-dev first), "
     "or use --audio miniaudio"
 )

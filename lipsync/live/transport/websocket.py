@@ -87,7 +87,7 @@ class WebSocketTransport(Transport):
         try:
             from websockets.sync.server import serve
         except ImportError as exc:
-            raise MissingDependency("websockets is not installed: pip install websockets") from exc
+            raise MissingDependency.needs("websockets") from exc
         try:
             self._server = serve(
                 self._handle, self.host, self.port, process_request=self._check_request,
