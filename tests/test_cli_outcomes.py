@@ -15,6 +15,7 @@ import pytest
 from agent import TcpAgent
 
 from lipsync import Timeline
+from lipsync.cli.main import main
 from lipsync.live.audio.null import NullOutput
 from lipsync.live.speaker import Speaker
 from lipsync.live.transport import MemoryTransport
@@ -170,3 +171,30 @@ def test_every_stderr_line_starts_with_the_program_name(tmp_path: Path) -> None:
         result = run(*args)
         assert result.returncode == 2
         assert result.stderr.splitlines()[0].startswith("lipsync: "), result.stderr
+
+
+@pytest.mark.parametrize(("args", "command", "meant"), [
+    (["say", "こんにちは", "--speeed", "1.2"], "lipsync say", "--speed"),
+    (["curves", "こんにちは", "--fpss", "30"], "lipsync curves", "--fps"),
+    (["map", "show", "mmdagent", "--jsn"], "lipsync map show", "--json"),
+    (["export", "こんにちは", "--outptu", "x.vmd"], "lipsync export", "--output"),
+])
+def test_a_mistyped_option_gets_its_commands_usage_and_the_closest_option(
+    capsys: pytest.CaptureFixture[str], args: list[str], command: str, meant: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{command}: error: unrecognized arguments: " in err
+    assert f"(did you mean {meant}?)" in err
+    assert "COMMAND ..." not in err  # not the top-level usage
+
+
+@pytest.mark.parametrize("command", ["export", "plot"])
+def test_every_command_that_writes_a_file_asks_for_o_the_same_way(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    assert main([command, "こんにちは"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lipsync: {command} needs -o ") and err.count("\n") == 1

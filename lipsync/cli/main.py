@@ -7,12 +7,14 @@ Exit codes: 0 done, 2 bad input (one line naming file, line and what was expecte
 from __future__ import annotations
 
 import argparse
+import difflib
 import io
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from lipsync._version import __version__
 from lipsync.cli.align import add_align_command
@@ -60,6 +62,24 @@ def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
                 _no_abbreviations(sub)
 
 
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> NoReturn:
+    """Refuse arguments no command takes, in the words of the command they were given to: its
+    usage, and the option meant where one is close (``--speeed``: did you mean ``--speed``?)."""
+    command = parser
+    while True:
+        chosen = [action for action in command._actions if isinstance(action, argparse._SubParsersAction)]
+        name = getattr(args, chosen[0].dest, None) if chosen and chosen[0].dest else None
+        if not chosen or name not in chosen[0].choices:
+            break
+        command = chosen[0].choices[name]
+    options = [option for action in command._actions for option in action.option_strings]
+    guesses = [difflib.get_close_matches(extra.split("=")[0], options, n=1, cutoff=0.6)
+               for extra in extras if extra.startswith("-")]
+    meant = [guess[0] for guess in guesses if guess]
+    hint = f" (did you mean {meant[0]}?)" if meant else ""
+    command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
@@ -69,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.WARNING)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            _unrecognized(parser, args, extras)
         handler: Handler = args.handler
         return handler(args)
     except LipsyncError as exc:

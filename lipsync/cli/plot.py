@@ -37,6 +37,8 @@ def _plot(args: argparse.Namespace) -> int:
     from lipsync.maps.resolver import resolve
     from lipsync.plot import PLOT_FORMATS, render
 
+    if args.output is None:
+        raise UsageError("plot needs -o FILE (its extension picks the format: .png or .svg)")
     fmt = args.output.suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
         raise UsageError(f"-o {args.output}: the picture is written as .png or .svg")
@@ -65,6 +67,6 @@ def add_plot_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "morph's weight as MMDAgent-EX draws it. Needs matplotlib: pip install 'lipsync-ja[plot]'.",
     )
     add_source_arguments(p)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.png|svg")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE.png|svg", help="the picture to write")
     p.add_argument("--title", metavar="TEXT", help="a title above the picture")
     p.set_defaults(handler=_plot)
