@@ -27,9 +27,13 @@ first used.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# typing.TYPE_CHECKING without importing typing: the command line's signal handlers wait for
+# this module, and typing costs milliseconds of start-up (type checkers read the name alike).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from lipsync.alignment.aligner import align
     from lipsync.curves import MouthCurves, mouth_curves
     from lipsync.errors import (

@@ -198,3 +198,26 @@ def test_every_command_that_writes_a_file_asks_for_o_the_same_way(
     assert main([command, "こんにちは"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"lipsync: {command} needs -o ") and err.count("\n") == 1
+
+
+def test_a_background_job_keeps_ignoring_the_ctrl_c_its_shell_ignores(tmp_path: Path) -> None:
+    # A shell starts `lipsync say ... &` with SIGINT ignored, so that Ctrl-C reaches only the
+    # foreground job: lipsync must leave it ignored and speak to the end.
+    import numpy as np
+
+    from lipsync.sound import Audio
+
+    sequence = "sil,100,a,300,pau,1500,a,300,sil,100"
+    Audio(np.zeros(round(2.3 * 48000), dtype=np.int16), 48000).save_wav(tmp_path / "k.wav")
+    with TcpAgent() as agent:
+        process = subprocess.Popen(
+            [*LIPSYNC, "say", "--wav", str(tmp_path / "k.wav"), "--sequence", sequence, "--model", "gene",
+             "--to", agent.url, "--audio", "null", "--sync", "clock"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        assert agent.wait_for(lambda lines: any(x.startswith("LIPSYNC_START") for x in lines), timeout=20)
+        process.send_signal(signal.SIGINT)  # the Ctrl-C meant for the foreground job
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "LIPSYNC_STOP|gene" not in agent.lines

@@ -8,18 +8,16 @@ its names lazily, ``lipsync/cli/__init__`` nothing).
 
 from __future__ import annotations
 
-import signal
 import sys
 
-from lipsync.cli.signals import interrupt
+from lipsync.cli.signals import install
 
 __all__ = ["run"]
 
 
 def run() -> None:
     """``lipsync`` and ``python -m lipsync``."""
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    install()
     try:
         from lipsync.cli.main import main
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 
 from lipsync.cli.io import UsageError, err, finite_float
-from lipsync.cli.signals import interrupt
+from lipsync.cli.signals import install
 from lipsync.cli.speech import add_source_arguments, load_speech
 from lipsync.errors import AgentUnreachable, ValueRefused
 from lipsync.live.audio import OUTPUTS
@@ -87,8 +87,7 @@ def _say(args: argparse.Namespace) -> int:
     def show(direction: str, at: float, line: str) -> None:
         err(f"{at - start[0]:9.3f} s {direction} {line.rstrip()}")
 
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    install()
     with Speaker(
         transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,

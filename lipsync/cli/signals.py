@@ -8,7 +8,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-__all__ = ["interrupt"]
+__all__ = ["install", "interrupt"]
 
 
 def interrupt(signum: int, frame: FrameType | None) -> None:
@@ -16,3 +16,12 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def install() -> None:
+    """``interrupt`` for SIGINT and SIGTERM, but a signal the parent set to be ignored stays
+    ignored: a shell runs ``lipsync say ... &`` with SIGINT ignored, so that Ctrl-C meant for
+    the foreground job does not reach it."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, interrupt)
