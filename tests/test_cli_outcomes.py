@@ -87,6 +87,7 @@ def test_a_stop_does_not_wait_for_the_piece_being_synthesised(monkeypatch: pytes
             utterance.stop()
             assert utterance.wait(10), "the stop waited for the synthesis"
             assert utterance.stopped
+            release.set()  # leaving the block waits for the piece being made (join): let it end
     finally:
         release.set()
     assert agent.lines[-1] == "LIPSYNC_STOP|gene\n"
