@@ -222,3 +222,31 @@ def test_a_background_job_keeps_ignoring_the_ctrl_c_its_shell_ignores(tmp_path: 
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "LIPSYNC_STOP|gene" not in agent.lines
+
+
+_HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e"
+
+
+@pytest.mark.parametrize("case", ["sequence", "map", "labels", "text", "option", "warning", "unknown"])
+def test_control_characters_from_input_are_shown_escaped_never_obeyed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    args = {
+        "sequence": ["timeline", "--sequence", f"a,100,{_HOSTILE},100"],
+        "map": ["map", "check", str(tmp_path / "x.lip.txt")],
+        "labels": ["timeline", "--labels", str(tmp_path / "x.lab")],
+        "text": ["say", f"{_HOSTILE}", "--to", "stdout", "--audio", "null"],
+        "option": ["curves", "こんにちは", f"--{_HOSTILE}"],
+        "warning": ["timeline", f"Hello world {_HOSTILE}"],
+        "unknown": ["timeline", "--sequence", "a,100,qq,100", "--unknown", _HOSTILE],
+    }[case]
+    (tmp_path / "x.lip.txt").write_text(f"1\nm{_HOSTILE}\n1\na 0.5\n", encoding="utf-8")
+    (tmp_path / "x.lab").write_text(f"0 1000000 a\n1000000 2000000 {_HOSTILE}\n", encoding="utf-8")
+    try:
+        main(args)
+    except SystemExit:
+        pass
+    err = capsys.readouterr().err
+    assert err  # every case says something
+    assert not any(ch in err for ch in "\x1b\x07\x9b\u202e"), repr(err)
+    assert "\\x1b" in err or "\\u202e" in err

@@ -1,7 +1,9 @@
 """What every ``lipsync`` command shares: printing, error reports, warnings, usage errors.
 
 Every line the command line writes to stderr starts with ``lipsync: ``. A closed stderr (its
-reader gone) is not an error worth dying for: what cannot be written is dropped.
+reader gone) is not an error worth dying for: what cannot be written is dropped. What goes to
+stderr is shown, never obeyed: control and bidirectional-formatting characters from a user's
+input (an escape sequence in a phoneme name or a map) are written as escapes (``\x1b``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import NoReturn
 
 from lipsync.errors import LipsyncError
 
-__all__ = ["Handler", "Parser", "UsageError", "WarningPrinter", "err", "finite_float", "out", "report"]
+__all__ = [
+    "Handler", "Parser", "UsageError", "WarningPrinter", "err", "finite_float", "out", "report", "visible",
+]
 
 Handler = Callable[[argparse.Namespace], int]
 PREFIX = "lipsync: "
@@ -28,7 +32,22 @@ def out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+def visible(text: str) -> str:
+    """``text`` with every control character (and every bidirectional override) escaped: shown
+    on a terminal, it cannot move the cursor, retitle the window or reorder what follows."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def err(text: str) -> None:
+    """One or more lines to stderr, each shown with ``visible``."""
+    text = "\n".join(visible(line) for line in text.split("\n"))
     try:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
@@ -52,7 +71,12 @@ def report(exc: LipsyncError) -> None:
     err(message if message.startswith(PREFIX) else PREFIX + message)
     context = getattr(exc, "context", "")
     if context:
-        err("\n".join(_clip(line) for line in context.split("\n")[:2]))
+        lines = context.split("\n")[:2]
+        if len(lines) == 2 and "^" in lines[1]:  # the caret moves with what escaping widened
+            column = lines[1].index("^")
+            widened = len(visible(lines[0][:column])) - len(lines[0][:column])
+            lines[1] = " " * (column + widened) + lines[1][column:]
+        err("\n".join(_clip(line) for line in lines))
 
 
 class WarningPrinter(logging.Handler):
@@ -80,7 +104,7 @@ class Parser(argparse.ArgumentParser):
         usage = self.format_usage()
         # A long usage would push the error past 1 KB: point at -h instead.
         sys.stderr.write(usage if len(usage) < 600 else f"usage: see {self.prog} -h\n")
-        self.exit(2, f"{self.prog}: error: {_clip(message.replace(chr(10), ' '))}\n")
+        self.exit(2, f"{self.prog}: error: {visible(_clip(message.replace(chr(10), ' ')))}\n")
 
 
 def finite_float(low: float, high: float) -> Callable[[str], float]:
