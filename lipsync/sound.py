@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["Audio"]
 
 _KINDS = "WAV, FLAC, MP3 or Ogg Vorbis"
+#: The sample rates a recording may have (telephone speech is 8 kHz; studios record up to 768).
+MIN_RATE, MAX_RATE = 4000, 768_000
+MAX_CHANNELS = 32
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,10 +119,14 @@ class Audio:
         if not data:
             raise ValueRefused(f"{source}: empty file: expected {_KINDS} audio")
         kind, info = _probe(data, source)
-        if info.sample_rate <= 0:
-            raise ValueRefused(f"{source}: {kind} with sample rate {info.sample_rate} Hz: expected above 0")
-        if info.nchannels <= 0:
-            raise ValueRefused(f"{source}: {kind} with {info.nchannels} channels: expected 1 or more")
+        if not MIN_RATE <= info.sample_rate <= MAX_RATE:
+            # A header claiming 1 Hz would be resampled 48 000-fold: gigabytes from a few bytes.
+            raise ValueRefused(f"{source}: {kind} with sample rate {info.sample_rate} Hz: expected "
+                               f"{MIN_RATE} to {MAX_RATE} Hz")
+        if not 1 <= info.nchannels <= MAX_CHANNELS:
+            raise ValueRefused(
+                f"{source}: {kind} with {info.nchannels} channels: expected 1 to {MAX_CHANNELS}"
+            )
         try:
             decoded = miniaudio.decode(
                 data, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=info.nchannels,

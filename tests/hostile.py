@@ -303,11 +303,43 @@ def voice_cases(rng: random.Random, count: int) -> list[Case]:
     return cases
 
 
+def _wav_header(rate: int, channels: int = 1, frames: int = 1000) -> bytes:
+    """A 16-bit PCM WAV whose header claims ``rate`` and ``channels`` over a few KB of data."""
+    import struct
+
+    data = b"\x01\x00" * frames
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, (rate * channels * 2) % 2**32, (channels * 2) % 2**16, 16)
+    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+            + b"data" + struct.pack("<I", len(data)) + data)
+
+
+def probe_cases() -> list[Case]:
+    """What a probe of 1 388 parser and command-line inputs found (issue 17, item 19)."""
+    cases = []
+    for rate, channels in ((1, 1), (10, 1), (3999, 1), (768_001, 1), (2**31, 1), (16000, 0), (16000, 33),
+                           (16000, 65535)):
+        wav = _wav_header(rate, channels)
+        for argv in (["align", "{dir}/x.wav", "こんにちは"], ["export", "--wav", "{dir}/x.wav", "--text",
+                                                             "こんにちは", "-o", "{dir}/x.vmd"]):
+            cases.append(Case("audio headers", argv, files={"x.wav": wav}))
+    bad_utf8 = "\udcff\udcfeこんにちは"  # what Python makes of invalid UTF-8 in argv
+    for argv in (["timeline", bad_utf8], ["curves", bad_utf8], ["say", bad_utf8, "--to", "stdout"],
+                 ["export", bad_utf8, "-o", "{dir}/x.vmd"], ["plot", bad_utf8, "-o", "{dir}/x.png"],
+                 ["say", "こんにちは", "--model", "ge\udcffne", "--to", "stdout"],
+                 ["map", "set", "{dir}/m.txt", "\udcff", "0", "0", "0", "0"]):
+        cases.append(Case("command-line text", argv, files={"m.txt": STOCK_MAP}))
+    for value in ("nan", "inf", "1e-300", "0", "-1"):
+        cases.append(Case("command-line numbers", ["say", "こんにちは", "--to", "stdout", "--audio", "null",
+                                                   "--fps", value]))
+    return cases
+
+
 def all_cases(seed: int = 12, voices: int = 40) -> list[Case]:
     rng = random.Random(seed)
     return [
         *label_cases(rng), *sequence_cases(), *textgrid_cases(), *voicevox_cases(), *lipmap_cases(),
         *cli_float_cases(), *wrong_format_cases(), *big_file_cases(), *voice_cases(rng, voices),
+        *probe_cases(),
     ]
 
 

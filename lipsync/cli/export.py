@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lipsync.cli.io import UsageError, err, out
+from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import Progress, long_text_note
 from lipsync.cli.speech import add_source_arguments
 from lipsync.export import FORMATS
@@ -96,7 +96,8 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     add_source_arguments(p)
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="the file to write (atomically)")
     p.add_argument("--to-format", choices=FORMATS, metavar="F", help="one of: " + ", ".join(FORMATS))
-    p.add_argument("--fps", type=float, default=60.0, help="curves samples per second (default 60)")
+    p.add_argument("--fps", type=finite_float(1, 1000), default=60.0,
+                   help="curves samples per second (default 60)")
     p.add_argument("--vmd-model", default="", metavar="NAME", help="model name in the VMD header")
     p.add_argument("--batch", type=Path, metavar="LIST.tsv",
                    help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT")

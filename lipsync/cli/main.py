@@ -19,7 +19,7 @@ from typing import NoReturn
 from lipsync._version import __version__
 from lipsync.cli.align import add_align_command
 from lipsync.cli.export import add_export_command
-from lipsync.cli.io import Handler, Parser, WarningPrinter, err, report
+from lipsync.cli.io import Handler, Parser, UsageError, WarningPrinter, err, report
 from lipsync.cli.map import add_map_commands
 from lipsync.cli.plot import add_plot_command
 from lipsync.cli.say import add_say_command
@@ -62,22 +62,41 @@ def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
                 _no_abbreviations(sub)
 
 
-def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> NoReturn:
-    """Refuse arguments no command takes, in the words of the command they were given to: its
-    usage, and the option meant where one is close (``--speeed``: did you mean ``--speed``?)."""
+def _command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command ``args`` were given to (``map set``'s, for ``lipsync map set``)."""
     command = parser
     while True:
         chosen = [action for action in command._actions if isinstance(action, argparse._SubParsersAction)]
         name = getattr(args, chosen[0].dest, None) if chosen and chosen[0].dest else None
         if not chosen or name not in chosen[0].choices:
-            break
+            return command
         command = chosen[0].choices[name]
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> NoReturn:
+    """Refuse arguments no command takes, in the words of the command they were given to: its
+    usage, and the option meant where one is close (``--speeed``: did you mean ``--speed``?)."""
+    command = _command(parser, args)
     options = [option for action in command._actions for option in action.option_strings]
     guesses = [difflib.get_close_matches(extra.split("=")[0], options, n=1, cutoff=0.6)
                for extra in extras if extra.startswith("-")]
     meant = [guess[0] for guess in guesses if guess]
     hint = f" (did you mean {meant[0]}?)" if meant else ""
     command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+
+
+def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse an argument that is not valid UTF-8 (Python keeps its bytes as lone surrogates,
+    which no text, file or socket can take) with one line naming it."""
+    for action in _command(parser, args)._actions:
+        value = getattr(args, action.dest, None)
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            bad = next((ch for ch in text if "\udc80" <= ch <= "\udcff"), None)
+            if bad is not None:
+                name = action.option_strings[-1] if action.option_strings else (action.metavar or action.dest)
+                raise UsageError(f"{name}: expected UTF-8 text, found the byte 0x{ord(bad) - 0xDC00:02x}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, extras = parser.parse_known_args(argv)
         if extras:
             _unrecognized(parser, args, extras)
+        _check_text(parser, args)
         handler: Handler = args.handler
         return handler(args)
     except LipsyncError as exc:

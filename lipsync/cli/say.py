@@ -134,7 +134,7 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "
                    "(the agent connects to us), stdout, or vmc://HOST:PORT (VMC blend shapes, e.g. "
                    "VSeeFace with --map vrm0)")
-    p.add_argument("--fps", type=float, default=60.0, help="VMC frames a second (default 60)")
+    p.add_argument("--fps", type=finite_float(1, 240), default=60.0, help="VMC frames a second (default 60)")
     p.add_argument("--server", metavar="URL",
                    help="hand the speech to a running 'lipsync serve' at ws://HOST:PORT instead")
     p.add_argument("--audio", choices=OUTPUTS, default="miniaudio", help="audio output (default miniaudio)")
