@@ -7,7 +7,7 @@ segments, else the only interval tier. Empty intervals are silence: ``sil`` at e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -35,21 +35,34 @@ def decode_textgrid(data: bytes) -> str:
 
 
 class _Values:
-    """The value stream, read front to back with errors that point at the token."""
+    """The value stream, read front to back with errors that point at the token.
 
-    def __init__(self, tokens: list[Token], text: str, source: str) -> None:
-        self.tokens, self.text, self.source, self.index = tokens, text, source, 0
+    Tokens are lexed as they are read, never held all at once: a file of a million intervals
+    costs the intervals, not millions of token objects too.
+    """
+
+    def __init__(self, tokens: Iterator[Token], text: str, source: str) -> None:
+        self.tokens, self.text, self.source = tokens, text, source
+        self.last: Token | None = None
 
     def _next(self, kind: str, what: str) -> Token:
-        if self.index >= len(self.tokens):
+        from lark.exceptions import UnexpectedInput
+
+        try:
+            token = next(self.tokens, None)
+        except UnexpectedInput as exc:
+            raise ParseError(
+                self.source, exc.line, exc.column, "a number, a \"string\" or a <flag>", "a stray character",
+                text=self.text,
+            ) from None
+        if token is None:
             lines = self.text.splitlines() or [""]
             raise ParseError(self.source, len(lines), len(lines[-1]) + 1, what, "end of file")
-        token = self.tokens[self.index]
         if token.type != kind:
             raise ParseError(
                 self.source, token.line or 1, token.column or 1, what, quote(str(token)), text=self.text
             )
-        self.index += 1
+        self.last = token
         return token
 
     def string(self, what: str) -> str:
@@ -78,22 +91,13 @@ class _Values:
         return str(self._next("FLAG", what))
 
     def place(self) -> tuple[int, int]:
-        token = self.tokens[max(0, self.index - 1)]
-        return token.line or 1, token.column or 1
+        token = self.last
+        return (1, 1) if token is None else (token.line or 1, token.column or 1)
 
 
 def read_textgrid(text: str, source: str, *, tier: str | None = None) -> Timeline:
     """Read the phone tier of a TextGrid as a timeline."""
-    from lark.exceptions import UnexpectedInput
-
-    try:
-        tokens = list(grammar("lipsync.labels", "textgrid.lark").lex(text))
-    except UnexpectedInput as exc:
-        raise ParseError(
-            source, exc.line, exc.column, "a number, a \"string\" or a <flag>", "a stray character",
-            text=text,
-        ) from None
-    values = _Values(tokens, text, source)
+    values = _Values(iter(grammar("lipsync.labels", "textgrid.lark").lex(text)), text, source)
     if values.string('"ooTextFile"') != "ooTextFile" or values.string('"TextGrid"') != "TextGrid":
         line, column = values.place()
         raise ParseError(source, line, column, 'File type "ooTextFile", Object class "TextGrid"',
