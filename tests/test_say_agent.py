@@ -251,3 +251,35 @@ def test_a_flood_of_lines_in_one_read_is_split_in_linear_time() -> None:
     lines = splitter.feed(b"CURRENT_TIME|12|00\n" * 300_000 + b"LIPSYNC_EVENT_START|gene\npartial")
     assert len(lines) == 300_001 and lines[-1] == "LIPSYNC_EVENT_START|gene"
     assert splitter.feed(b" line\n") == ["partial line"]
+
+
+def test_an_agent_that_resets_every_reconnection_is_retried_with_backoff() -> None:
+    # It accepts once (and talks), then takes every new connection and drops it at once.
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted: list[float] = []
+
+    def serve() -> None:
+        first = True
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(time.monotonic())
+            if first:
+                client.sendall(b"REMOTE_EVENT_CONNECTED|127.0.0.1\n")
+                time.sleep(0.2)
+                first = False
+            client.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    transport = TcpTransport("127.0.0.1", port)
+    transport.open()
+    try:
+        time.sleep(3.0)
+    finally:
+        transport.close()
+        server.close()
+    # Backing off 50 ms, 100, 200 ... 2 s: about 6 tries in 3 s, never thousands.
+    assert 2 <= len(accepted) <= 10, len(accepted)

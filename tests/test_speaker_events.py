@@ -201,3 +201,32 @@ def test_the_next_sentence_is_made_while_the_sound_waits_for_a_slow_agent() -> N
         assert speaker.say(text(), on_piece=queued).wait(60)
     # The second sentence was taken up while the first one's sound waited for the agent.
     assert order[:2] == ["second sentence asked for", "a piece queued on the output"]
+
+
+def test_a_first_start_lost_with_a_broken_session_reaches_the_agent_when_it_is_back() -> None:
+    # The session broke (an oversized frame, a Close) just as the first START left: the send
+    # failed. The agent is back 50 ms later: it must still get the START, for the rest of it.
+    clock = ScheduledClock()
+    agent = Agent(clock, [0.1])
+    lost = []
+    send = agent._send
+
+    def break_once(data: bytes) -> None:
+        if not lost:
+            lost.append(data)
+            agent.drop()
+            clock.at(clock.now() + 0.05, agent.reconnect)  # MMDAgent-EX reconnects
+        send(data)
+
+    agent._send = break_once  # type: ignore[method-assign]
+    with Speaker(agent, "gene", audio=NullOutput(clock=clock), clock=clock, sync="event") as speaker:
+        timeline = Timeline.from_sequence(KONNICHIWA)
+        utterance = speaker.say(silent(timeline), timeline)
+        assert utterance.wait(30)
+    starts = [(t, line) for t, line in agent.sent if line.startswith("LIPSYNC_START")]
+    assert lost and len(starts) == 1 and utterance.started_at is not None
+    # The sound did not wait for an answer that could not come; the START came with the agent.
+    assert starts[0][0] == pytest.approx(utterance.started_at + 0.05, abs=1e-3)
+    rest = Timeline.from_sequence(starts[0][1].split("|")[2].rstrip())
+    whole = Timeline.from_sequence(KONNICHIWA)
+    assert abs(float(rest.duration) - (float(whole.duration) - 0.05)) <= 0.002

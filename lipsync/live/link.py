@@ -126,22 +126,28 @@ class AgentLink:
             if moving and self.alias is not None:
                 self.send(stop_line(self.alias))
 
-    def handshake(self, chunk: Chunk, cancelled: threading.Event) -> None:
+    def handshake(self, chunk: Chunk, cancelled: threading.Event) -> bool:
         """``sync="event"``: the first START before its sound; return when the agent says its
-        motion began (or after ``event_timeout``; at once if the agent stopped answering)."""
+        motion began (or after ``event_timeout``; at once if the agent stopped answering).
+
+        False if the START could not be sent (the agent is gone for now): it is then due on
+        its first sample like any other, to the agent that is back by then.
+        """
         assert self.alias is not None
         self.event_started.clear()
         with self.lock:
             if cancelled.is_set():
-                return
+                return False
             sent = self.clock.now()
             self.lips.awaiting()
-            self.send(chunk.line(self.alias))
+            if not self.send(chunk.line(self.alias)):
+                self.lips.clear()
+                return False
             missing = self.answers.missing
-        if missing:
-            return  # the agent has stopped answering: do not hold the sound for it
-        # A late answer still counts: it lands in the running estimate when it comes.
-        self.clock.wait(self.event_started, sent + self.event_timeout)
+        if not missing:  # the agent has stopped answering: do not hold the sound for it
+            # A late answer still counts: it lands in the running estimate when it comes.
+            self.clock.wait(self.event_started, sent + self.event_timeout)
+        return True
 
     def started(self, index: int, timeline: Timeline, end: int) -> None:
         """Lips move from stream sample ``index`` (a START of ``timeline``) up to ``end``."""

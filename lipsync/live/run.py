@@ -273,7 +273,7 @@ class Run:
         handshake = schedule.origin is None and link.awaits_events and link.alias is not None and bool(chunks)
         if handshake:
             self.next_piece.set()  # nothing to do here until the agent answers
-            link.handshake(chunks[0], job.cancelled)
+            handshake = link.handshake(chunks[0], job.cancelled)
             if job.cancelled.is_set():
                 return
         curves = self._curves(timeline) if job.on_weights is not None else None

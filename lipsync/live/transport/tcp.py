@@ -84,6 +84,7 @@ class TcpTransport(Transport):
     def _read(self) -> None:
         splitter = LineSplitter()
         delay = _BACKOFF_FIRST
+        heard = True  # whether the current connection has brought anything
         while not self._closing.is_set():
             sock = self._sock
             if sock is None:
@@ -93,9 +94,9 @@ class TcpTransport(Transport):
                     self._closing.wait(delay)
                     delay = min(delay * 2, _BACKOFF_MAX)
                     continue
-                delay = _BACKOFF_FIRST
                 splitter = LineSplitter()
                 self._sock = sock
+                heard = False
                 self._reconnected()
                 continue
             try:
@@ -107,7 +108,14 @@ class TcpTransport(Transport):
                 continue
             if not data:
                 self._drop(sock)
+                if not heard:
+                    # Taken and dropped before a word: an agent that resets every connection.
+                    # Back off as if it had refused, or we would reconnect thousands of times.
+                    self._closing.wait(delay)
+                    delay = min(delay * 2, _BACKOFF_MAX)
                 continue
+            if not heard:
+                heard, delay = True, _BACKOFF_FIRST  # a live agent: the next drop starts afresh
             for line in splitter.feed(data):
                 self._heard(line)
             if len(data) == 65536:
