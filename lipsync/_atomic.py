@@ -6,8 +6,12 @@ FIFO, a device (``/dev/stdout``) or a hard-linked file in place, since a rename 
 the link or replace the special file with a regular one. With ``expect``, it refuses to
 overwrite a file whose bytes changed since they were read (another editor's save).
 
-A hard-linked file cannot be replaced atomically without cutting its links: its old bytes
-are kept beside it (``.NAME.lipsync-old-PID``) until the new ones are on disk.
+A hard-linked file cannot be replaced atomically without cutting its links, nor can another
+user's file without making it ours (only root may give a file away): such files are written
+in place, their old bytes kept beside them (``.NAME.lipsync-old-PID``) until the new ones are
+on disk. If that process is killed in between, the next save or read (``recover``) puts the
+old bytes back, whole. A file without write permission is not written, even where the
+folder would allow replacing it.
 
 ``locked`` holds an exclusive ``flock`` on a file across a read-edit-write, so two
 ``lipsync map set`` runs on one file take turns instead of one silently undoing the other.
@@ -29,7 +33,7 @@ from pathlib import Path
 
 from lipsync.errors import ValueRefused
 
-__all__ = ["locked", "write_atomic"]
+__all__ = ["locked", "recover", "write_atomic"]
 
 _TMP = ".lipsync-tmp-"
 _OLD = ".lipsync-old-"
@@ -129,18 +133,75 @@ def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) 
         return
     target = _real(path)
     with locked(target):
+        recover(target)
         try:
             info: os.stat_result | None = os.stat(target)
         except FileNotFoundError:
             info = None
         except OSError as exc:
             raise ValueRefused(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        if info is not None and not _may_write(info):
+            raise ValueRefused(f"{path}: read-only (mode {stat.S_IMODE(info.st_mode):04o}); not written")
         if expect is not None:
             _check_unchanged(path, target, info, expect)
-        if info is not None and (not stat.S_ISREG(info.st_mode) or info.st_nlink > 1):
+        if info is not None and (not stat.S_ISREG(info.st_mode) or info.st_nlink > 1 or not _may_own(info)):
             _write_in_place(path, target, data)
         else:
             _replace(path, target, data, info)
+
+
+def _may_write(info: os.stat_result) -> bool:
+    """Whether the file's mode lets us write it (root too needs some write bit: a 0444 file is
+    meant to stay as it is)."""
+    mode = info.st_mode
+    if os.geteuid() == 0:
+        return bool(mode & 0o222)
+    if info.st_uid == os.geteuid():
+        return bool(mode & stat.S_IWUSR)
+    if info.st_gid == os.getegid() or info.st_gid in os.getgroups():
+        return bool(mode & stat.S_IWGRP)
+    return bool(mode & stat.S_IWOTH)
+
+
+def _may_own(info: os.stat_result) -> bool:
+    """Whether a replacement can keep the file's owner: ours already, or we are root."""
+    return os.geteuid() in (0, info.st_uid)
+
+
+def recover(path: str | Path) -> bool:
+    """Clean up after a save that was killed: remove its temporaries, and put back a file whose
+    in-place save was killed half-way (its ``.NAME.lipsync-old-PID`` backup outlived its
+    process); True if it did. A warning says so on the ``lipsync`` logger."""
+    import logging
+
+    target = _real(Path(path))
+    _remove_stale(target.parent, target.name)
+    prefix = f".{target.name}{_OLD}"
+    try:
+        stale = [entry.name for entry in os.scandir(target.parent) if entry.name.startswith(prefix)]
+    except OSError:
+        return False
+    restored = False
+    for name in sorted(stale):
+        pid_text = name[len(prefix):]
+        if not (pid_text.isascii() and pid_text.isdigit()) or _alive(int(pid_text)):
+            continue
+        backup = target.parent / name
+        try:
+            whole = backup.read_bytes()
+            with open(target, "r+b" if target.exists() else "wb") as handle:
+                handle.write(whole)
+                handle.truncate()
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.unlink(backup)
+        except OSError as exc:
+            raise ValueRefused(f"{path}: an interrupted save left {name}; cannot restore it: "
+                               f"{exc.strerror or exc}") from exc
+        logging.getLogger("lipsync").warning(
+            "%s: an earlier save was killed half-way; its contents before it are restored", path)
+        restored = True
+    return restored
 
 
 def _check_unchanged(path: Path, target: Path, info: os.stat_result | None, expect: bytes) -> None:
@@ -159,7 +220,7 @@ def _check_unchanged(path: Path, target: Path, info: os.stat_result | None, expe
 
 
 def _write_in_place(path: Path, target: Path, data: bytes) -> None:
-    """A FIFO, a device or a file with other hard links: open it and write.
+    """A FIFO, a device, a file with other hard links or another user's file: open it and write.
 
     A regular file's old bytes are first saved as ``.NAME.lipsync-old-PID``, removed once
     the new ones are on disk: a crash in between leaves them there to recover.
@@ -167,8 +228,12 @@ def _write_in_place(path: Path, target: Path, data: bytes) -> None:
     backup = None
     try:
         if stat.S_ISREG(os.stat(target).st_mode):
+            # The backup gets its name only once it is whole: a kill while it is being written
+            # leaves a temporary (removed by the next save), never half a backup to restore.
             backup = target.parent / f".{target.name}{_OLD}{os.getpid()}"
-            _write_new(backup, target.read_bytes())
+            partial = target.parent / f".{target.name}{_TMP}{os.getpid()}-{next(_counter)}"
+            _write_new(partial, target.read_bytes())
+            os.replace(partial, backup)
         with open(target, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -190,7 +255,6 @@ def _write_new(path: Path, data: bytes) -> None:
 
 def _replace(path: Path, target: Path, data: bytes, info: os.stat_result | None) -> None:
     folder = target.parent
-    _remove_stale(folder, target.name)
     tmp = folder / f".{target.name}{_TMP}{os.getpid()}-{next(_counter)}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)

@@ -213,3 +213,87 @@ def test_after_kill_9_mid_save_the_next_save_leaves_no_temporary(lip: Path, tmp_
         child.wait(timeout=30)
     LipMap.load(lip).set_weights("a", [1, 0, 0, 0]).save()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lip.txt"]
+
+
+def test_a_read_only_map_is_not_replaced(lip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lip.chmod(0o444)
+    before = lip.read_bytes()
+    assert main(["map", "set", str(lip), "a", "0.1", "0", "0", "0"]) == 2
+    assert "read-only (mode 0444); not written" in capsys.readouterr().err
+    assert lip.read_bytes() == before and stat.S_IMODE(lip.stat().st_mode) == 0o444
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root (CI runs as root)")
+def test_editing_another_users_map_leaves_it_theirs() -> None:
+    import shutil
+    import tempfile
+
+    # Outside pytest's own folders, which only root may enter.
+    folder = Path(tempfile.mkdtemp(prefix="lipsync-owner-"))
+    folder.chmod(0o777)
+    try:
+        _edit_as_another_user(folder / "theirs.lip.txt")
+    finally:
+        shutil.rmtree(folder)
+
+
+def _edit_as_another_user(lip: Path) -> None:
+    lip.write_bytes(STOCK.read_bytes())
+    lip.chmod(0o666)
+    os.chown(lip, 4242, 4242)
+    # The editor is another user; what it runs is loaded first (root's Python is unreadable to it).
+    editor = ("import os, sys; from lipsync.maps import LipMap; import lipsync._atomic; "
+              "lipmap = LipMap.load(sys.argv[1]); os.setgid(5353); os.setuid(5353); "
+              "lipmap.set_weights('a', [0.1, 0, 0, 0]).save()")
+    result = subprocess.run([sys.executable, "-c", editor, str(lip)], capture_output=True, text=True,
+                            env=ENV, timeout=60)
+    assert result.returncode == 0, result.stderr
+    after = lip.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (4242, 4242, 0o666)
+    assert LipMap.load(lip).weights("a") == (0.1, 0.0, 0.0, 0.0)
+
+
+_TEAR = """
+import sys
+from lipsync._atomic import write_atomic
+path, size = sys.argv[1], int(sys.argv[2])
+versions = [bytes([65 + i]) * size for i in range(2)]
+print("ready", flush=True)
+i = 0
+while True:
+    i += 1
+    write_atomic(path, versions[i % 2])
+"""
+
+
+def test_a_hard_linked_file_killed_mid_rewrite_is_restored_whole(tmp_path: Path) -> None:
+    # A hard-linked file is rewritten in place (a rename would cut the link): killed half-way,
+    # it is torn until the next save or read puts its old bytes back from the backup.
+    from lipsync._atomic import recover
+
+    size = 8_000_000
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"A" * size)
+    os.link(path, tmp_path / "link.bin")
+    whole = {b"A" * size, b"B" * size}
+    restored = 0
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.3):
+        child = subprocess.Popen([sys.executable, "-c", _TEAR, str(path), str(size)], env=ENV,
+                                 stdout=subprocess.PIPE)
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        restored += recover(path)
+        assert path.read_bytes() in whole and (tmp_path / "link.bin").read_bytes() == path.read_bytes()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin", "link.bin"]
+    assert restored  # at least one kill landed mid-rewrite (they take most of each cycle)
+
+
+def test_a_map_torn_by_a_killed_save_reads_whole(lip: Path, caplog: pytest.LogCaptureFixture) -> None:
+    whole = lip.read_bytes()
+    (lip.parent / f".{lip.name}.lipsync-old-{_dead_pid()}").write_bytes(whole)
+    lip.write_bytes(whole[: len(whole) // 3])  # what the killed save left
+    assert LipMap.load(lip).to_bytes() == whole
+    assert "killed half-way" in caplog.text
+    assert sorted(p.name for p in lip.parent.iterdir()) == [lip.name]

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lipsync._atomic import write_atomic
+from lipsync._atomic import recover, write_atomic
 from lipsync.errors import ValueRefused
 from lipsync.maps.layout import (
     BOM,
@@ -100,6 +100,7 @@ class LipMap:
     def load(cls, path: str | Path) -> LipMap:
         """Read and validate the lip map at ``path``."""
         path = Path(path)
+        recover(path)  # a save killed half-way: read the map as it was, not torn
         try:
             data = path.read_bytes()
         except OSError as exc:
