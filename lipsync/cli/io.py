@@ -22,6 +22,8 @@ PREFIX = "lipsync: "
 
 #: The most bytes of one line ``report`` prints: every error stays under 1 KB, whatever it echoes.
 _LINE_LIMIT = 300
+#: The most detail lines ``report`` prints after an error.
+_MAX_DETAILS = 200
 
 
 def out(text: str = "") -> None:
@@ -44,15 +46,21 @@ def _clip(text: str, limit: int = _LINE_LIMIT) -> str:
 
 
 def report(exc: LipsyncError) -> None:
-    """The error's one line, then (for a place in a text) the line with a caret.
+    """The error's one line, then (for a place in a text) the line with a caret, or (for an
+    error with ``details``, such as the speakers an engine offers) one line per detail.
 
-    Both are cut to a few hundred characters: an error never echoes a whole hostile input.
+    Each is cut to a few hundred characters: an error never echoes a whole hostile input.
     """
     message = _clip(str(exc).replace("\n", " "))
     err(message if message.startswith(PREFIX) else PREFIX + message)
     context = getattr(exc, "context", "")
     if context:
         err("\n".join(_clip(line) for line in context.split("\n")[:2]))
+    details = getattr(exc, "details", ())
+    for line in list(details)[:_MAX_DETAILS]:
+        err(PREFIX + "  " + _clip(str(line).replace("\n", " ")))
+    if len(details) > _MAX_DETAILS:
+        err(f"{PREFIX}  ... and {len(details) - _MAX_DETAILS} more")
 
 
 class WarningPrinter(logging.Handler):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from lipsync._atomic import write_atomic
 from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import long_text_note
+from lipsync.errors import UntimedLabels
 from lipsync.labels import FORMATS
 
 if TYPE_CHECKING:  # loaded when a command runs, not to build the parser
@@ -71,9 +72,12 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
         except AlignmentRefused as exc:
             raise named(str(args.wav), exc) from None
     if args.labels is not None:
-        timeline = read_labels(
-            args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
-        )
+        try:
+            timeline = read_labels(
+                args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
+            )
+        except UntimedLabels:  # phonemes without times (AivisSpeech's query): align the audio to them
+            return audio, _aligned_query(args, audio)
         name = str(args.labels)
     else:
         timeline = Timeline.from_sequence(args.sequence)
@@ -85,6 +89,21 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
             raise named(str(args.wav), exc) from None
     check_lengths(timeline, audio, name, str(args.wav))
     return audio, timeline
+
+
+def _aligned_query(args: argparse.Namespace, audio: Audio) -> Timeline:
+    """``--wav AUDIO`` aligned to the phonemes of an untimed ``--labels`` query."""
+    from lipsync.alignment.aligner import AlignmentRefused
+    from lipsync.alignment.query import align_query
+    from lipsync.cli.align import named
+    from lipsync.labels import read_query_phonemes
+
+    if args.fit:
+        raise UsageError("--fit re-aligns timed labels; these have no timing and are aligned anyway")
+    try:
+        return align_query(audio, read_query_phonemes(args.labels))
+    except AlignmentRefused as exc:
+        raise named(str(args.wav), exc) from None
 
 
 def load_speech(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lipsync._atomic import write_atomic
-from lipsync.errors import ValueRefused
+from lipsync.errors import UntimedLabels, ValueRefused
 from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS, export_bytes, format_for
 from lipsync.timeline import Timeline
 
@@ -55,6 +55,7 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
     if len(given) != 1:
         raise ValueRefused("give exactly one of TEXT, --labels FILE or --sequence SEQ")
     duration: float | None = None
+    audio = None
     if job.wav is not None:
         from lipsync.sound import Audio
 
@@ -72,7 +73,16 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
     if job.labels is not None:
         from lipsync.labels import read_labels
 
-        timeline = read_labels(job.labels, job.label_format, tier=job.tier, voice=job.voice, speed=job.speed)
+        try:
+            timeline = read_labels(job.labels, job.label_format, tier=job.tier, voice=job.voice,
+                                   speed=job.speed)
+        except UntimedLabels:
+            if audio is None:
+                raise
+            from lipsync.alignment.query import align_query
+            from lipsync.labels import read_query_phonemes
+
+            timeline = align_query(audio, read_query_phonemes(job.labels))  # no timing: align the audio
         return timeline, duration
     assert job.sequence is not None
     return Timeline.from_sequence(job.sequence), duration

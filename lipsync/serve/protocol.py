@@ -151,7 +151,7 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
             raise ProtocolError("bad_message", "\"wav\" needs its \"text\" (to align) or its \"labels\" "
                                 "(a label file's text)", request_id)
         if labels is not None:
-            timeline = _labels(labels, request_id)
+            timeline = _labels(labels, audio, request_id)
         else:
             timeline = _aligned(audio, text or "", request_id)
     rate = None if fps is None else float(fps)
@@ -192,16 +192,22 @@ def _aligned(audio: Audio, text: str, request_id: str | None) -> Timeline:
     return timeline
 
 
-def _labels(text: str, request_id: str | None) -> Timeline:
+def _labels(text: str, audio: Audio, request_id: str | None) -> Timeline:
+    from lipsync.errors import UntimedLabels
     from lipsync.labels import detect_format
     from lipsync.labels.segments import read_segments
     from lipsync.labels.textgrid import read_textgrid
-    from lipsync.labels.voicevox import read_audio_query
+    from lipsync.labels.voicevox import query_phonemes, read_audio_query
 
     kind = detect_format(text)
     try:
         if kind == "voicevox":
-            return read_audio_query(text, "labels")
+            try:
+                return read_audio_query(text, "labels")
+            except UntimedLabels:  # a query without timing (AivisSpeech's): align the audio to it
+                from lipsync.alignment.query import align_query
+
+                return align_query(audio, query_phonemes(text, "labels"))
         if kind == "textgrid":
             return read_textgrid(text, "labels")
         if kind == "hts":
