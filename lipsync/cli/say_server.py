@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lipsync.cli.io import UsageError
+from lipsync.cli.speech import engine_voice
 from lipsync.errors import AgentUnreachable, LipsyncError, ValueRefused
 
 __all__ = ["say_via_server", "server_url"]
@@ -51,6 +52,9 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         if not text.strip():
             raise ValueRefused("nothing to say: the text is empty")
         request["text"] = text
+        voice = engine_voice(args)
+        if voice is not None:  # the server asks the engine: its URL as this machine names it
+            request["tts"] = {"url": args.tts, **{k: v for k, v in vars(voice).items() if v is not None}}
         return request
     try:
         request["wav"] = base64.b64encode(Path(args.wav).read_bytes()).decode("ascii")

@@ -25,7 +25,8 @@ def _serve(args: argparse.Namespace) -> int:
     vmc = VmcSender(args.to) if is_vmc_url(args.to) else None
     if args.to is not None and vmc is None and args.model is None:
         raise ValueRefused("lipsync: --to an agent needs its --model ALIAS")
-    transport = open_transport(args.to, wait=args.wait) if args.to is not None and vmc is None else None
+    transport = (open_transport(args.to, wait=args.wait, model=args.model)
+                 if args.to is not None and vmc is None else None)
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -56,8 +57,9 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    p.add_argument("--to", metavar="URL", help="tcp://HOST:PORT or ws://HOST:PORT/PATH (MMDAgent-EX), "
-                   "vmc://HOST:PORT (VMC blend shapes), or stdout; default: no agent")
+    p.add_argument("--to", metavar="URL", help="tcp://HOST:PORT, ws://HOST:PORT/PATH or "
+                   "'exec:PATH/MMDAgent-EX main.mdf' (MMDAgent-EX), vmc://HOST:PORT (VMC blend shapes), "
+                   "or stdout; default: no agent")
     p.add_argument("--model", metavar="ALIAS", help="the agent's model alias (with an agent --to)")
     p.add_argument("--audio", choices=OUTPUTS, default="miniaudio",
                    help="where \"audio\": \"local\" speech plays (default miniaudio)")

@@ -73,8 +73,9 @@ PieceCallback = Callable[[float | None, Piece], None]
 class Speaker:
     """Speech out of the sound card, lips on the agent, in step. Use it as a context manager.
 
-    ``to``: ``"tcp://HOST:PORT"`` (default), ``"ws://HOST:PORT/PATH"``, ``"stdout"``, a
-    ``Transport``, or ``None`` for no agent. ``model`` is the agent's model alias (required
+    ``to``: ``"tcp://HOST:PORT"`` (default), ``"ws://HOST:PORT/PATH"``, ``"exec:PATH/MMDAgent-EX
+    main.mdf"`` (started as our child, over its stdin/stdout), ``"stdout"``, a ``Transport``, or
+    ``None`` for no agent. ``model`` is the agent's model alias (required
     with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
     ``Output``. ``lipmap``: the phoneme map names are checked against (default: ``mmdagent``,
     the agent's stock one). ``latency`` (seconds) is added to every START's time. ``event_timeout``: how long
@@ -169,7 +170,8 @@ class Speaker:
             self.output = open_output(audio, clock=self.clock) if isinstance(audio, str) else audio
             if self._to is not None:
                 to = self._to
-                transport = open_transport(to, wait=self._wait) if isinstance(to, str) else to
+                transport = (open_transport(to, wait=self._wait, model=self.model) if isinstance(to, str)
+                             else to)
                 self.transport = transport
                 self._link = self._new_link(transport)
                 transport.on_line(self._link.heard)
