@@ -51,7 +51,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
                         help="re-align the labels' (or sequence's) phonemes to --wav")
     parser.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     parser.add_argument("--speed", type=finite_float(0.1, 10), default=1.0,
-                        help="speaking rate, 0.1 to 10 (default 1.0)")
+                        help="speaking rate, 0.1 to 10 (default 1.0; with --tts, the engine's speedScale)")
     parser.add_argument("--half-tone", type=finite_float(-48, 48), default=0.0, metavar="N",
                         help="pitch shift in semitones, -48 to 48")
     parser.add_argument("--map", metavar="NAME|FILE",
@@ -66,8 +66,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, settings: bool = Tr
     parser.add_argument("--tts", metavar="URL",
                         help="a TTS engine speaks TEXT instead of Open JTalk: voicevox://HOST:PORT, "
                         "aivisspeech://HOST:PORT, sbv2://HOST:PORT (Style-Bert-VITS2) or "
-                        "coeiroink://HOST:PORT (ports default to 50021, 10101, 5000, 50032); --speed is "
-                        "its speedScale")
+                        "coeiroink://HOST:PORT (ports default to 50021, 10101, 5000, 50032)")
     parser.add_argument("--speaker", metavar="ID",
                         help="the engine's speaker: a style id (Style-Bert-VITS2: MODEL or MODEL/STYLE); "
                         "default: the first it lists")
