@@ -10,6 +10,8 @@ The data flows one way::
 - ``read_labels(path)``: HTS, mono, Julius, TextGrid or VOICEVOX labels -> ``Timeline``.
 - ``align(audio, text)``: any voice's audio and the text it says -> ``Timeline`` (pydomino);
   ``Audio.load(path)`` reads WAV, FLAC, MP3 and Ogg Vorbis.
+- ``open_engine(url)``: a local TTS engine (VOICEVOX, AivisSpeech, Style-Bert-VITS2, COEIROINK)
+  as a source of speech (``lipsync.engines``); ``Speaker(tts=...)`` speaks text with it.
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
 - ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
 - ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw;
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lipsync.alignment.aligner import align
     from lipsync.curves import MouthCurves, mouth_curves
+    from lipsync.engines import open_engine
     from lipsync.errors import (
         AgentUnreachable,
         AlignmentRefused,
@@ -69,6 +72,7 @@ _WHERE = {
     "UnknownSpeaker": "errors", "UntimedLabels": "errors",
     "MouthCurves": "curves", "mouth_curves": "curves",
     "synthesize": "speech.synthesis",
+    "open_engine": "engines",
     "read_labels": "labels",
     "OPEN_JTALK_PHONEMES": "maps.lipmap", "LipMap": "maps.lipmap", "LipWarning": "maps.lipmap",
     "load_map": "maps.named",
@@ -124,6 +128,7 @@ __all__ = [
     "align",
     "load_map",
     "mouth_curves",
+    "open_engine",
     "read_labels",
     "resolve",
     "synthesize",

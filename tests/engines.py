@@ -115,9 +115,13 @@ def _kana(text: str) -> tuple[list[str], set[int]]:
 class FakeEngine:
     """An engine over real HTTP on 127.0.0.1; subclasses answer ``handle``."""
 
-    def __init__(self, *, delay: Delay = 0.0, drop: set[int] | None = None) -> None:
+    def __init__(self, *, delay: Delay = 0.0, drop: set[int] | None = None, serial: bool = False) -> None:
         self.delay = delay
         self.drop = drop or set()
+        #: One request at a time, each taking its whole time even if its client hangs up (a real
+        #: engine's core holds a lock and cannot stop a synthesis).
+        self.serial = serial
+        self._engine = threading.Lock() if serial else contextlib.nullcontext()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.aborted: list[str] = []
         self.count = 0
@@ -169,15 +173,18 @@ class FakeEngine:
         if number in self.drop:
             handler.close_connection = True  # no answer at all: the client sees the connection drop
             return
-        started = time.monotonic()
-        status, kind, data = self.handle(method, parts.path, params, body)
-        made = kind == "audio/wav" or parts.path == "/v1/predict_with_duration"
-        seconds = self.last_audio_seconds if made else 0.0
-        wait = self.delay(parts.path, seconds) if callable(self.delay) else self.delay
-        if not self._wait_unless_gone(handler.connection, started + wait):
-            self.aborted.append(parts.path)
-            handler.close_connection = True
-            return
+        with self._engine:
+            started = time.monotonic()
+            status, kind, data = self.handle(method, parts.path, params, body)
+            made = kind == "audio/wav" or parts.path == "/v1/predict_with_duration"
+            seconds = self.last_audio_seconds if made else 0.0
+            wait = self.delay(parts.path, seconds) if callable(self.delay) else self.delay
+            if not self._wait_unless_gone(handler.connection, started + wait):
+                self.aborted.append(parts.path)
+                handler.close_connection = True
+                if self.serial:
+                    time.sleep(max(0.0, started + wait - time.monotonic()))  # it works on regardless
+                return
         handler.send_response(status)
         handler.send_header("Content-Type", kind)
         handler.send_header("Content-Length", str(len(data)))

@@ -27,6 +27,7 @@ import logging
 import os
 import queue
 import shlex
+import shutil
 import subprocess
 import threading
 import time
@@ -95,7 +96,8 @@ class PipeTransport(Transport):
             _log.warning("%s: no .mdf argument to check for use_stdinout=true", self.url)
             return
         options: dict[str, str] = {}
-        for path in (Path(self.argv[0] + ".mdf"), contents[-1]):
+        program = shutil.which(self.argv[0]) or self.argv[0]
+        for path in (Path(program + ".mdf"), contents[-1]):
             if path.is_file():
                 options.update(mdf_options(path))
         if options.get("use_stdinout") != "true":
