@@ -139,8 +139,9 @@ class EngineError(LipsyncError):
 
 
 class UnknownSpeaker(EngineError):
-    """The engine has no such speaker or style; ``offers`` lists ``(id, name)`` of those it has,
-    and ``details`` the same as lines (the command line prints them)."""
+    """The engine has no such speaker or style; the message and ``offers`` list ``(id, name)``
+    of those it has, and ``details`` the same as lines (the command line prints them when the
+    message is too long for its one line)."""
 
     def __init__(self, message: str, offers: tuple[tuple[str, str], ...]) -> None:
         super().__init__(message)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import wave
+from typing import ClassVar
 
 import pytest
 from agent import TcpAgent
@@ -76,12 +77,22 @@ def test_an_engine_that_is_not_running_exits_3(capsys):
     assert "start the AivisSpeech app" in err
 
 
-def test_an_unknown_speaker_lists_the_speakers_one_a_line(capsys, fake):
+def test_an_unknown_speaker_lists_the_speakers(capsys, fake):
     code, _, err = run(capsys, "timeline", "あ", "--tts", fake.url, "--speaker", "42")
     assert code == 2
+    assert err.endswith("has no speaker 42: it offers 4: 2 四国めたん (ノーマル), 0 四国めたん (あまあま), "
+                        "3 ずんだもん (ノーマル), 1 ずんだもん (あまあま)\n")
+
+
+def test_a_long_list_of_speakers_comes_one_a_line(capsys):
+    class Many(VoicevoxFake):
+        styles: ClassVar[dict[str, list[tuple[int, str]]]] = {f"話者{n}": [(n, "通常")] for n in range(40)}
+
+    with Many() as fake:
+        code, _, err = run(capsys, "timeline", "あ", "--tts", fake.url, "--speaker", "42")
     lines = err.splitlines()
-    assert "has no speaker 42" in lines[0]
-    assert "lipsync:   3  ずんだもん (ノーマル)" in lines[1:]
+    assert code == 2 and "has no speaker 42: it offers 40: 0 話者0 (通常)" in lines[0]
+    assert lines[1:] == [f"lipsync:   {n}  話者{n} (通常)" for n in range(40)]
 
 
 @pytest.mark.parametrize(("argv", "words"), [

@@ -47,16 +47,18 @@ def _clip(text: str, limit: int = _LINE_LIMIT) -> str:
 
 def report(exc: LipsyncError) -> None:
     """The error's one line, then (for a place in a text) the line with a caret, or (for an
-    error with ``details``, such as the speakers an engine offers) one line per detail.
+    error with ``details``, such as the speakers an engine offers, when its line could not
+    hold them) one line per detail.
 
     Each is cut to a few hundred characters: an error never echoes a whole hostile input.
     """
-    message = _clip(str(exc).replace("\n", " "))
+    whole = str(exc).replace("\n", " ")
+    message = _clip(whole)
     err(message if message.startswith(PREFIX) else PREFIX + message)
     context = getattr(exc, "context", "")
     if context:
         err("\n".join(_clip(line) for line in context.split("\n")[:2]))
-    details = getattr(exc, "details", ())
+    details = getattr(exc, "details", ()) if message != whole else ()
     for line in list(details)[:_MAX_DETAILS]:
         err(PREFIX + "  " + _clip(str(line).replace("\n", " ")))
     if len(details) > _MAX_DETAILS:

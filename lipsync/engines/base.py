@@ -149,10 +149,9 @@ class Engine:
         return str(speaker)
 
     def unknown_speaker(self, offers: tuple[tuple[str, str], ...]) -> UnknownSpeaker:
-        shown = ", ".join(f"{ident} {name}" for ident, name in offers[:4])
-        more = f", ... ({len(offers)} in all)" if len(offers) > 4 else ""
+        shown = ", ".join(f"{ident} {name}" for ident, name in offers)
         return UnknownSpeaker(f"{self.name} at {self.http.base} has no speaker {self.voice.speaker}: "
-                              f"it offers {shown}{more}", offers)
+                              f"it offers {len(offers)}: {shown}", offers)
 
     def checked(self, error: EngineError, cancelled: threading.Event | None) -> EngineError:
         """An engine's error answer, or ``UnknownSpeaker`` when its cause is a speaker it lacks
