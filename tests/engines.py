@@ -125,6 +125,7 @@ class FakeEngine:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.aborted: list[str] = []
         self.count = 0
+        self.connections: set[socket.socket] = set()
         self._speech: dict[str, Speech] = {}
         self._lock = threading.Lock()
         fake = self
@@ -134,6 +135,10 @@ class FakeEngine:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                fake.connections.add(self.connection)
 
             def do_GET(self) -> None:
                 fake._serve(self, "GET")
@@ -215,6 +220,13 @@ class FakeEngine:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def kill(self) -> None:
+        """What the engine's process dying does: nothing listens, every connection drops."""
+        self.close()
+        for sock in list(self.connections):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FakeEngine:
         return self

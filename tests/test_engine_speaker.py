@@ -120,3 +120,25 @@ def test_tts_speaks_text_only():
 
         audio: Audio = synthesize("あ")[0]
         speaker.say(audio, text="あ", tts="voicevox://127.0.0.1:1")
+
+
+def test_an_engine_gone_mid_text_ends_the_utterance_with_its_error_after_the_stop():
+    from lipsync import EngineUnreachable
+
+    fake = VoicevoxFake()
+    try:
+        _, agent, speaker = rig(open_engine(fake.url, speaker=3))
+        with speaker:
+            closed = threading.Event()
+
+            def gone(t: float | None, piece: object) -> None:
+                if not closed.is_set():
+                    closed.set()
+                    fake.kill()  # the engine quits after the first sentence
+
+            utterance = speaker.say(LONG, on_piece=gone)
+            with pytest.raises(EngineUnreachable, match="no VOICEVOX engine at"):
+                utterance.wait(30)
+    finally:
+        fake.close()
+    assert agent.lines[0].startswith("LIPSYNC_START|gene|") and agent.lines[-1] == "LIPSYNC_STOP|gene\n"
