@@ -135,3 +135,17 @@ def test_serve_speaks_a_say_through_the_engine_it_names(fake):
     assert [[name for name, _, _ in m["timeline"]] for m in speech] == [list(q.names) for q in queries]
     assert refused["id"] == "far" and refused["code"] == "bad_message"
     assert "must be on this machine" in refused["message"]
+
+
+def test_say_to_a_server_hands_it_the_engine_and_voice():
+    from serveclient import CLIENT
+
+    from lipsync.cli.main import build_parser
+    from lipsync.cli.say_server import say_request
+
+    args = build_parser().parse_args(["say", "あ", "--server", "ws://127.0.0.1:1", "--tts",
+                                      "voicevox://127.0.0.1:50021", "--speaker", "3", "--pitch", "0.1",
+                                      "--speed", "1.2"])
+    request = say_request(args)
+    CLIENT.validate(request)
+    assert request["tts"] == {"url": "voicevox://127.0.0.1:50021", "speaker": 3, "speed": 1.2, "pitch": 0.1}
