@@ -196,3 +196,17 @@ def test_coeiroink_ranges_that_miss_the_audio_warn_and_align(caplog):
         piece = open_engine(fake.url, speaker=0).speak("こんにちは、いい天気ですね。")
     assert any("aligning the audio to their phonemes" in r.getMessage() for r in caplog.records)
     assert piece is not None and piece.timeline.end * 44100 == len(piece.audio)
+
+
+def test_a_hostile_answer_is_refused_naming_the_engine():
+    class Hostile(VoicevoxFake):
+        def query(self, text):
+            query = super().query(text)
+            query["accent_phrases"][0]["moras"][0]["vowel"] = "a|LIPSYNC_STOP"  # a message in a name
+            return query
+
+    with Hostile() as fake, pytest.raises(ValueRefused) as caught:
+        open_engine(fake.url).speak("こんにちは")
+    message = str(caught.value)
+    assert message.startswith(f"VOICEVOX at http://127.0.0.1:{fake.port}: the query for 'こんにちは'")
+    assert "'|' is not allowed" in message
