@@ -10,6 +10,8 @@ The data flows one way::
 - ``read_labels(path)``: HTS, mono, Julius, TextGrid or VOICEVOX labels -> ``Timeline``.
 - ``align(audio, text)``: any voice's audio and the text it says -> ``Timeline`` (pydomino);
   ``Audio.load(path)`` reads WAV, FLAC, MP3 and Ogg Vorbis.
+- ``open_engine(url)``: a local TTS engine (VOICEVOX, AivisSpeech, Style-Bert-VITS2, COEIROINK)
+  as a source of speech (``lipsync.engines``); ``Speaker(tts=...)`` speaks text with it.
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
 - ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
 - ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw;
@@ -36,10 +38,13 @@ if TYPE_CHECKING:
 
     from lipsync.alignment.aligner import align
     from lipsync.curves import MouthCurves, mouth_curves
+    from lipsync.engines import open_engine
     from lipsync.errors import (
         AgentUnreachable,
         AlignmentRefused,
         AudioError,
+        EngineError,
+        EngineUnreachable,
         LipsyncError,
         MissingDependency,
         NameRefused,
@@ -47,6 +52,8 @@ if TYPE_CHECKING:
         SourceError,
         SynthesisError,
         TransportError,
+        UnknownSpeaker,
+        UntimedLabels,
         ValueRefused,
     )
     from lipsync.labels import read_labels
@@ -65,9 +72,11 @@ _WHERE = {
     "AgentUnreachable": "errors", "AlignmentRefused": "errors", "AudioError": "errors",
     "LipsyncError": "errors", "MissingDependency": "errors", "NameRefused": "errors", "ParseError": "errors",
     "SourceError": "errors", "SynthesisError": "errors", "TransportError": "errors",
-    "ValueRefused": "errors",
+    "ValueRefused": "errors", "EngineError": "errors", "EngineUnreachable": "errors",
+    "UnknownSpeaker": "errors", "UntimedLabels": "errors",
     "MouthCurves": "curves", "mouth_curves": "curves",
     "synthesize": "speech.synthesis",
+    "open_engine": "engines",
     "read_labels": "labels",
     "OPEN_JTALK_PHONEMES": "maps.lipmap", "LipMap": "maps.lipmap", "LipWarning": "maps.lipmap",
     "load_map": "maps.named",
@@ -99,6 +108,8 @@ __all__ = [
     "Audio",
     "AudioError",
     "Chunk",
+    "EngineError",
+    "EngineUnreachable",
     "LipMap",
     "LipWarning",
     "LipsyncError",
@@ -113,12 +124,15 @@ __all__ = [
     "SynthesisError",
     "Timeline",
     "TransportError",
+    "UnknownSpeaker",
+    "UntimedLabels",
     "Utterance",
     "ValueRefused",
     "__version__",
     "align",
     "load_map",
     "mouth_curves",
+    "open_engine",
     "read_labels",
     "resolve",
     "synthesize",

@@ -7,12 +7,16 @@
     │   └── ParseError           the text does not follow its format
     ├── ValueRefused             a value given through the API or CLI is not allowed
     │   ├── NameRefused          a name that would break lip.txt or the agent's messages
-    │   └── AlignmentRefused     the audio does not seem to say the text it was given
+    │   ├── AlignmentRefused     the audio does not seem to say the text it was given
+    │   └── UntimedLabels        labels that name phonemes but give them no time (align them)
     ├── MissingDependency        an optional library is not installed (says which pip fixes it)
     ├── SynthesisError           Open JTalk failed or disagreed with itself
     ├── AudioError               the audio device could not be opened or failed
-    └── TransportError           the agent connection failed
-        └── AgentUnreachable     no agent at the address we tried (CLI exit 3)
+    ├── TransportError           the agent connection failed
+    │   └── AgentUnreachable     no agent at the address we tried (CLI exit 3)
+    └── EngineError              a TTS engine refused or failed: names it and what it answered
+        ├── UnknownSpeaker       the engine has no such speaker (style): lists those it offers
+        └── EngineUnreachable    no engine at the URL (CLI exit 3): says how to start one
 
 Library exceptions (lark, socket, audio) are wrapped with ``raise ... from``.
 """
@@ -23,6 +27,8 @@ __all__ = [
     "AgentUnreachable",
     "AlignmentRefused",
     "AudioError",
+    "EngineError",
+    "EngineUnreachable",
     "LipsyncError",
     "MissingDependency",
     "NameRefused",
@@ -30,6 +36,8 @@ __all__ = [
     "SourceError",
     "SynthesisError",
     "TransportError",
+    "UnknownSpeaker",
+    "UntimedLabels",
     "ValueRefused",
 ]
 
@@ -94,6 +102,11 @@ class AlignmentRefused(ValueRefused):
     """The audio does not seem to say the text: aligning it would give a confident wrong timeline."""
 
 
+class UntimedLabels(ValueRefused):
+    """Labels that name their phonemes but give them no time (a query of zero lengths, as
+    AivisSpeech sends): the message names the key; align them to their audio instead."""
+
+
 class MissingDependency(LipsyncError):
     """A library is missing; the message says what to install (lipsync-ja, or one of its extras)."""
 
@@ -122,6 +135,32 @@ class TransportError(LipsyncError):
 
 class AgentUnreachable(TransportError):
     """No agent answered where we looked; the message says where and how to enable it."""
+
+    exit_code = 3
+
+
+class EngineError(LipsyncError):
+    """A TTS engine refused a request or failed: the message names the engine, its URL and
+    what it answered. ``status`` is the HTTP status (``None`` when there was no answer)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UnknownSpeaker(EngineError):
+    """The engine has no such speaker or style; the message and ``offers`` list ``(id, name)``
+    of those it has, and ``details`` the same as lines (the command line prints them when the
+    message is too long for its one line)."""
+
+    def __init__(self, message: str, offers: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(message)
+        self.offers = offers
+        self.details = tuple(f"{ident}  {name}" for ident, name in offers)
+
+
+class EngineUnreachable(EngineError):
+    """No engine answered at the URL; the message says where and how to start one."""
 
     exit_code = 3
 

@@ -19,12 +19,18 @@ __all__ = ["add_export_command"]
 
 
 def _template(args: argparse.Namespace, output: Path) -> ExportJob:
+    from lipsync.cli.speech import engine_voice
     from lipsync.export.job import ExportJob
     text = args.text if args.text is not None else args.spoken
+    tts_voice = engine_voice(args)
+    recorded = args.wav is not None or args.labels is not None or args.sequence is not None
+    if tts_voice is not None and recorded:
+        raise UsageError("--tts speaks TEXT; --wav, --labels and --sequence bring speech of their own")
     return ExportJob(
         output=output, text=text, labels=args.labels, sequence=args.sequence, wav=args.wav,
         format=args.to_format, map=args.map, fps=args.fps, label_format=args.label_format,
         tier=args.tier, voice=args.voice, speed=args.speed, unknown=args.unknown, model=args.vmd_model,
+        tts=args.tts, tts_voice=tts_voice,
     )
 
 

@@ -26,6 +26,8 @@ PREFIX = "lipsync: "
 
 #: The most bytes of one line ``report`` prints: every error stays under 1 KB, whatever it echoes.
 _LINE_LIMIT = 300
+#: The most detail lines ``report`` prints after an error.
+_MAX_DETAILS = 200
 
 
 def out(text: str = "") -> None:
@@ -63,11 +65,14 @@ def _clip(text: str, limit: int = _LINE_LIMIT) -> str:
 
 
 def report(exc: LipsyncError) -> None:
-    """The error's one line, then (for a place in a text) the line with a caret.
+    """The error's one line, then (for a place in a text) the line with a caret, or (for an
+    error with ``details``, such as the speakers an engine offers, when its line could not
+    hold them) one line per detail.
 
-    Both are cut to a few hundred characters: an error never echoes a whole hostile input.
+    Each is cut to a few hundred characters: an error never echoes a whole hostile input.
     """
-    message = _clip(str(exc).replace("\n", " "))
+    whole = str(exc).replace("\n", " ")
+    message = _clip(whole)
     err(message if message.startswith(PREFIX) else PREFIX + message)
     context = getattr(exc, "context", "")
     if context:
@@ -77,6 +82,11 @@ def report(exc: LipsyncError) -> None:
             widened = len(visible(lines[0][:column])) - len(lines[0][:column])
             lines[1] = " " * (column + widened) + lines[1][column:]
         err("\n".join(_clip(line) for line in lines))
+    details = getattr(exc, "details", ()) if message != whole else ()
+    for line in list(details)[:_MAX_DETAILS]:
+        err(PREFIX + "  " + _clip(str(line).replace("\n", " ")))
+    if len(details) > _MAX_DETAILS:
+        err(f"{PREFIX}  ... and {len(details) - _MAX_DETAILS} more")
 
 
 class WarningPrinter(logging.Handler):

@@ -16,9 +16,16 @@ __all__ = ["add_plot_command", "speak"]
 
 
 def speak(text: str, args: argparse.Namespace) -> tuple[Audio, Timeline]:
-    """Synthesise ``text``; a long one piece by piece, with progress on a terminal."""
+    """Synthesise ``text`` (by Open JTalk, or the --tts engine); a long one piece by piece,
+    with progress on a terminal."""
+    from lipsync.cli.speech import engine_from, engine_said
     from lipsync.speech.synthesis import synthesize
 
+    engine = engine_from(args)
+    if engine is not None:
+        audio, timeline = engine_said(engine, text)
+        assert audio is not None
+        return audio, timeline
     if len(text) <= LONG_TEXT:
         return synthesize(text, voice=args.voice, speed=args.speed, half_tone=args.half_tone)
     from lipsync.speech.pieces import joined_speech, split_text

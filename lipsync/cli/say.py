@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from lipsync.cli.io import UsageError, err, finite_float
 from lipsync.cli.signals import install
-from lipsync.cli.speech import add_source_arguments, load_speech
+from lipsync.cli.speech import add_source_arguments, engine_from, load_speech
 from lipsync.errors import AgentUnreachable, ValueRefused
 from lipsync.live.audio import OUTPUTS
 from lipsync.live.transport import DEFAULT_URL, open_transport
@@ -61,6 +61,7 @@ def _say(args: argparse.Namespace) -> int:
     if args.text is not None and args.text != "-" and not speakable(args.text):
         raise ValueRefused(f"nothing to say in {args.text[:40]!r}: no letters or digits (only "
                            "punctuation, symbols or emoji?)")
+    engine = engine_from(args)  # checked before anything opens
     if args.wav is not None:
         ignored = [option for option, value, default in (
             ("--voice", args.voice, None), ("--speed", args.speed, 1.0), ("--half-tone", args.half_tone, 0.0),
@@ -81,7 +82,9 @@ def _say(args: argparse.Namespace) -> int:
     # A bad --to is refused before anything opens. VMC is no agent: it takes the mouth weights.
     vmc = VmcSender(args.to) if is_vmc_url(args.to) else None
     transport = None if vmc is not None else open_transport(args.to, wait=args.wait,
-                                                            any_client=args.any_client)
+                                                            any_client=args.any_client, model=alias)
+    if engine is not None:
+        engine.prepare()  # no engine (exit 3) or no such speaker before the agent sees us
     start = [0.0]
 
     def show(direction: str, at: float, line: str) -> None:
@@ -93,7 +96,7 @@ def _say(args: argparse.Namespace) -> int:
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
         event_timeout=EVENT_TIMEOUT if args.event_timeout is None else args.event_timeout / 1000,
         unknown=args.unknown,
-        on_line=show if args.verbose else None, fps=args.fps, on_weights=vmc,
+        on_line=show if args.verbose else None, fps=args.fps, on_weights=vmc, tts=engine,
     ) as speaker:
         start[0] = speaker.clock.now()
         if audio is not None and timeline is not None:
@@ -109,7 +112,8 @@ def _say(args: argparse.Namespace) -> int:
                 "(no copy of our line, no LIPSYNC_EVENT_START); it may have crashed or stopped reading"
             )
     if not any(name not in PAUSES for name in utterance.timeline.names):
-        raise ValueRefused("nothing to say: the text has no words Open JTalk can speak (only "
+        who = "Open JTalk" if engine is None else engine.name
+        raise ValueRefused(f"nothing to say: the text has no words {who} can speak (only "
                            "punctuation, symbols or emoji?)")
     # Done: a signal from here on has nothing left to stop, and must not cut the exit short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -132,8 +136,9 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                    f"'gene' in MMDAgent-EX's sample); --to stdout prints '{STDOUT_ALIAS}' if none is given")
     p.add_argument("--to", default=DEFAULT_URL, metavar="URL",
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "
-                   "(the agent connects to us), stdout, or vmc://HOST:PORT (VMC blend shapes, e.g. "
-                   "VSeeFace with --map vrm0)")
+                   "(the agent connects to us), 'exec:PATH/MMDAgent-EX main.mdf' (started as our child, "
+                   "over its stdin and stdout: use_stdinout=true in the .mdf), stdout, or "
+                   "vmc://HOST:PORT (VMC blend shapes, e.g. VSeeFace with --map vrm0)")
     p.add_argument("--fps", type=finite_float(1, 240), default=60.0, help="VMC frames a second (default 60)")
     p.add_argument("--server", metavar="URL",
                    help="hand the speech to a running 'lipsync serve' at ws://HOST:PORT instead")
@@ -148,7 +153,8 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                    "LIPSYNC_EVENT_START (default: lipsync.live.speaker.EVENT_TIMEOUT, 500); a later one "
                    "still counts")
     p.add_argument("--wait", type=finite_float(0, 3600), metavar="SECONDS",
-                   help="how long to wait for the agent (default: one try for tcp, 10 s for ws)")
+                   help="how long to wait for the agent (default: one try for tcp, 10 s for ws, 30 s "
+                   "for exec: to add the model)")
     p.add_argument("--any-client", action="store_true",
                    help="ws:// only: take any WebSocket client as the agent (default: only MMDAgent-EX, "
                    "which sends X-App-Type: MMDAgent and no Origin; a web page could otherwise connect)")

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lipsync.cli.io import UsageError
+from lipsync.cli.speech import engine_voice
 from lipsync.errors import AgentUnreachable, LipsyncError, ValueRefused
 
-__all__ = ["say_via_server", "server_url"]
+__all__ = ["say_request", "say_via_server", "server_url"]
 
 _URL = re.compile(r"ws://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?(/[A-Za-z0-9_./\-]*)?\Z")
 _STOP_WAIT = 5.0  # seconds to wait for the server to confirm a stop
@@ -33,7 +34,8 @@ def server_url(url: str) -> str:
     return url if match[3] not in (None, "", "/") else url.rstrip("/") + "/lipsync"
 
 
-def _request(args: argparse.Namespace) -> dict[str, Any]:
+def say_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``say`` message for the running server: the text (and its engine), or audio and its timing."""
     from lipsync.timeline import Timeline
 
     request: dict[str, Any] = {"type": "say", "id": "cli", "audio": "local"}
@@ -51,6 +53,9 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         if not text.strip():
             raise ValueRefused("nothing to say: the text is empty")
         request["text"] = text
+        voice = engine_voice(args)
+        if voice is not None:  # the server asks the engine: its URL as this machine names it
+            request["tts"] = {"url": args.tts, **{k: v for k, v in vars(voice).items() if v is not None}}
         return request
     try:
         request["wav"] = base64.b64encode(Path(args.wav).read_bytes()).decode("ascii")
@@ -75,7 +80,7 @@ def say_via_server(args: argparse.Namespace) -> int:
     from websockets.sync.client import connect
 
     url = server_url(args.server)
-    request = _request(args)
+    request = say_request(args)
     stack = contextlib.ExitStack()
     try:
         connection = stack.enter_context(connect(url, open_timeout=5, max_size=None, compression=None))

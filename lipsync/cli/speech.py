@@ -9,14 +9,23 @@ from typing import TYPE_CHECKING
 from lipsync._atomic import write_atomic
 from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import long_text_note
+from lipsync.errors import UntimedLabels
 from lipsync.labels import FORMATS
 
 if TYPE_CHECKING:  # loaded when a command runs, not to build the parser
+    from lipsync.engines.base import Engine, EngineVoice
     from lipsync.maps.lipmap import LipMap
     from lipsync.sound import Audio
     from lipsync.timeline import Timeline
 
-__all__ = ["add_source_arguments", "add_speech_commands", "load_speech"]
+__all__ = [
+    "add_engine_arguments", "add_source_arguments", "add_speech_commands", "engine_from", "engine_said",
+    "engine_voice", "load_speech",
+]
+
+#: The engine settings' options, their EngineVoice names, and their ranges.
+_SETTINGS = (("--pitch", "pitch", -1, 1), ("--intonation", "intonation", 0, 5), ("--volume", "volume", 0, 5),
+             ("--pre-phoneme", "pre_phoneme", 0, 10), ("--post-phoneme", "post_phoneme", 0, 10))
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = True) -> None:
@@ -42,13 +51,81 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
                         help="re-align the labels' (or sequence's) phonemes to --wav")
     parser.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     parser.add_argument("--speed", type=finite_float(0.1, 10), default=1.0,
-                        help="speaking rate, 0.1 to 10 (default 1.0)")
+                        help="speaking rate, 0.1 to 10 (default 1.0; with --tts, the engine's speedScale)")
     parser.add_argument("--half-tone", type=finite_float(-48, 48), default=0.0, metavar="N",
                         help="pitch shift in semitones, -48 to 48")
     parser.add_argument("--map", metavar="NAME|FILE",
                         help="lip map: a named map (lipsync map list) or a file (default: mmdagent)")
     parser.add_argument("--unknown", metavar="PHONEME",
                         help="draw phonemes the map lacks as this one, with a warning (default: refuse)")
+    add_engine_arguments(parser)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, *, settings: bool = True) -> None:
+    """--tts URL (a TTS engine speaks TEXT instead of Open JTalk), --speaker, the engine's settings."""
+    parser.add_argument("--tts", metavar="URL",
+                        help="a TTS engine speaks TEXT instead of Open JTalk: voicevox://HOST:PORT, "
+                        "aivisspeech://HOST:PORT, sbv2://HOST:PORT (Style-Bert-VITS2) or "
+                        "coeiroink://HOST:PORT (ports default to 50021, 10101, 5000, 50032)")
+    parser.add_argument("--speaker", metavar="ID",
+                        help="the engine's speaker: a style id (Style-Bert-VITS2: MODEL or MODEL/STYLE); "
+                        "default: the first it lists")
+    if not settings:
+        return
+    for option, name, low, high in _SETTINGS:
+        parser.add_argument(option, dest=name, type=finite_float(low, high), metavar="X",
+                            help=f"the engine's {name.replace('_', ' ')} ({low} to {high}; "
+                            "VOICEVOX and AivisSpeech only)")
+
+
+def engine_voice(args: argparse.Namespace) -> EngineVoice | None:
+    """The voice ``--speaker`` and the settings give (``None`` without ``--tts``), checked."""
+    from lipsync.engines.base import EngineVoice
+
+    given = [option for option, name, _, _ in _SETTINGS if getattr(args, name, None) is not None]
+    if getattr(args, "speaker", None) is not None:
+        given.insert(0, "--speaker")
+    if getattr(args, "tts", None) is None:
+        if given:
+            raise UsageError(f"{given[0]} sets the TTS engine's voice: give --tts URL")
+        return None
+    if getattr(args, "voice", None) is not None or getattr(args, "half_tone", 0.0) != 0.0:
+        raise UsageError("--voice and --half-tone shape Open JTalk's voice; with --tts, the engine's "
+                         "voice is --speaker (and --pitch)")
+    speaker: int | str | None = args.speaker
+    if isinstance(speaker, str) and speaker.isascii() and speaker.isdigit():
+        speaker = int(speaker)
+    speed = getattr(args, "speed", 1.0)
+    settings = {name: getattr(args, name, None) for _, name, _, _ in _SETTINGS}
+    return EngineVoice(speaker=speaker, speed=None if speed == 1.0 else speed, **settings)
+
+
+def engine_said(engine: Engine, text: str, *, need_audio: bool = True) -> tuple[Audio | None, Timeline]:
+    """``text`` spoken whole by ``engine`` (or timed only), with progress on a terminal."""
+    from lipsync.cli.progress import Progress
+    from lipsync.engines.stream import engine_speech, engine_timing
+    from lipsync.speech.pieces import split_text
+
+    if not need_audio:
+        return None, engine_timing(engine, text)
+    progress = Progress(f"{engine.name}: piece", len(split_text(text)))
+    try:
+        return engine_speech(engine, text, on_piece=lambda n: progress.update(min(n, progress.total)))
+    finally:
+        progress.close()
+
+
+def engine_from(args: argparse.Namespace) -> Engine | None:
+    """The TTS engine ``--tts`` names (not yet asked anything), or ``None``."""
+    voice = engine_voice(args)
+    if voice is None:
+        return None
+    for option, name in (("--wav", "wav"), ("--labels", "labels"), ("--sequence", "sequence")):
+        if getattr(args, name, None) is not None:
+            raise UsageError(f"--tts speaks TEXT; {option} brings speech of its own")
+    from lipsync.engines import open_engine
+
+    return open_engine(args.tts, voice)
 
 
 def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
@@ -71,9 +148,12 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
         except AlignmentRefused as exc:
             raise named(str(args.wav), exc) from None
     if args.labels is not None:
-        timeline = read_labels(
-            args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
-        )
+        try:
+            timeline = read_labels(
+                args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
+            )
+        except UntimedLabels:  # phonemes without times (AivisSpeech's query): align the audio to them
+            return audio, _aligned_query(args, audio)
         name = str(args.labels)
     else:
         timeline = Timeline.from_sequence(args.sequence)
@@ -85,6 +165,21 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
             raise named(str(args.wav), exc) from None
     check_lengths(timeline, audio, name, str(args.wav))
     return audio, timeline
+
+
+def _aligned_query(args: argparse.Namespace, audio: Audio) -> Timeline:
+    """``--wav AUDIO`` aligned to the phonemes of an untimed ``--labels`` query."""
+    from lipsync.alignment.aligner import AlignmentRefused
+    from lipsync.alignment.query import align_query
+    from lipsync.cli.align import named
+    from lipsync.labels import read_query_phonemes
+
+    if args.fit:
+        raise UsageError("--fit re-aligns timed labels; these have no timing and are aligned anyway")
+    try:
+        return align_query(audio, read_query_phonemes(args.labels))
+    except AlignmentRefused as exc:
+        raise named(str(args.wav), exc) from None
 
 
 def load_speech(
@@ -114,8 +209,11 @@ def load_speech(
         if len(sources) + len(said) != 1:
             raise UsageError("--wav AUDIO needs one of --labels, --sequence, --text, --kana or --phonemes")
     lipmap = load_map(args.map)
+    engine = engine_from(args)
     audio: Audio | None = None
-    if args.wav is not None:
+    if engine is not None:
+        audio, timeline = engine_said(engine, args.text, need_audio=need_audio)
+    elif args.wav is not None:
         audio, timeline = _recorded(args)
     elif args.text is not None and not need_audio:
         from lipsync.speech.synthesis import durations

@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
-from lipsync.errors import ValueRefused
+from lipsync.errors import UntimedLabels, ValueRefused
 from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS, export_bytes, format_for
 from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lipsync.engines.base import EngineVoice
 
 __all__ = ["ExportJob", "job_timeline", "run"]
 
@@ -26,7 +30,8 @@ class ExportJob:
 
     ``wav`` is the speech's audio (any format ``Audio.load`` reads): with ``text``, the text
     is aligned to it (``lipsync.align``, any voice); with ``labels`` or ``sequence`` it gives
-    Rhubarb's ``soundFile`` and duration.
+    Rhubarb's ``soundFile`` and duration. ``tts`` (an engine's URL, ``lipsync.engines``) with
+    ``tts_voice`` speaks ``text`` instead of Open JTalk.
     """
 
     output: Path
@@ -43,6 +48,8 @@ class ExportJob:
     speed: float = 1.0
     unknown: str | None = None
     model: str = ""
+    tts: str | None = None
+    tts_voice: EngineVoice | None = None
 
     @property
     def target_format(self) -> str:
@@ -55,6 +62,7 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
     if len(given) != 1:
         raise ValueRefused("give exactly one of TEXT, --labels FILE or --sequence SEQ")
     duration: float | None = None
+    audio = None
     if job.wav is not None:
         from lipsync.sound import Audio
 
@@ -64,6 +72,12 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
             from lipsync.alignment.aligner import align
 
             return align(audio, job.text), duration
+    if job.text is not None and job.tts is not None:
+        from lipsync.engines import open_engine
+        from lipsync.engines.stream import engine_timing
+
+        timeline = engine_timing(open_engine(job.tts, job.tts_voice), job.text)
+        return timeline, float(timeline.end)
     if job.text is not None:
         from lipsync.speech.synthesis import durations
 
@@ -72,7 +86,16 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
     if job.labels is not None:
         from lipsync.labels import read_labels
 
-        timeline = read_labels(job.labels, job.label_format, tier=job.tier, voice=job.voice, speed=job.speed)
+        try:
+            timeline = read_labels(job.labels, job.label_format, tier=job.tier, voice=job.voice,
+                                   speed=job.speed)
+        except UntimedLabels:
+            if audio is None:
+                raise
+            from lipsync.alignment.query import align_query
+            from lipsync.labels import read_query_phonemes
+
+            timeline = align_query(audio, read_query_phonemes(job.labels))  # no timing: align the audio
         return timeline, duration
     assert job.sequence is not None
     return Timeline.from_sequence(job.sequence), duration

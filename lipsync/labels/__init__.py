@@ -5,6 +5,8 @@ Formats: ``hts`` (full-context labels with 100 ns times), ``mono`` (``start end 
 ``textgrid`` (Praat, long or short form), ``voicevox`` (an AudioQuery JSON) and ``json``
 (the timeline JSON lipsync writes; ``lipsync.labels.write`` has the writers). Full-context
 labels without times are timed by Open JTalk's HTS engine: the durations it would use.
+An AudioQuery without timing (zero lengths) is refused (``UntimedLabels``);
+``read_query_phonemes`` gives its phonemes, to align its audio to them.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import TYPE_CHECKING
 from lipsync.errors import SourceError, ValueRefused, quote
 
 if TYPE_CHECKING:
+    from lipsync.labels.voicevox import QueryPhonemes
     from lipsync.timeline import Timeline
 # The readers load when a file is read: the command line only needs FORMATS to start.
 
-__all__ = ["FORMATS", "detect_format", "read_labels"]
+__all__ = ["FORMATS", "detect_format", "read_labels", "read_query_phonemes"]
 
 FORMATS = ("hts", "mono", "julius", "textgrid", "voicevox", "json")
 _MAX_UNTIMED = 20_000  # labels: about an hour of speech
@@ -78,6 +81,20 @@ def read_labels(
         if str(exc).startswith(source):
             raise
         raise ValueRefused(f"{source}: {exc}") from exc  # a bound the timeline keeps
+
+
+def read_query_phonemes(path: str | Path) -> QueryPhonemes:
+    """The phonemes of an AudioQuery file (timed or not), to align its audio to them."""
+    from lipsync.labels.voicevox import query_phonemes
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        found = f"byte 0x{exc.object[exc.start]:02x}"
+        raise SourceError(str(path), 1, 1, f"expected UTF-8 text, found {found}") from None
+    return query_phonemes(text, str(path))
 
 
 def _read(

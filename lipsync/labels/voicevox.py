@@ -6,6 +6,10 @@ mora; a ``sil`` of prePhonemeLength before and postPhonemeLength after; pause vo
 pauseLength (when given) times pauseLengthScale; every length divided by speedScale; then
 each consonant and vowel rounded on its own to frames of 256 samples at 24 kHz (half to
 even). So every phoneme starts on a frame boundary, exactly as in the engine's WAV.
+
+A query whose phonemes have no length (AivisSpeech's always: every length 0.0) carries no
+timing: ``read_audio_query`` refuses it (``UntimedLabels``, naming the key), and
+``query_phonemes`` gives its phonemes, to align its audio to them instead.
 """
 
 from __future__ import annotations
@@ -13,16 +17,17 @@ from __future__ import annotations
 import json
 import re
 from array import array
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import accumulate
 from typing import Any
 
 from lipsync._numbers import MAX_JSON_DEPTH, MAX_NUMBER_CHARS, MAX_SPAN_SECONDS, finite, short
-from lipsync.errors import SourceError, ValueRefused
+from lipsync.errors import SourceError, UntimedLabels, ValueRefused
 from lipsync.names import name_fault
 from lipsync.timeline import Timeline
 
-__all__ = ["FRAME", "read_audio_query"]
+__all__ = ["FRAME", "QueryPhonemes", "load_json", "query_phonemes", "read_audio_query"]
 
 #: One VOICEVOX frame: 256 samples at 24 kHz.
 FRAME = Fraction(256, 24000)
@@ -55,47 +60,145 @@ class _Query:
         return value
 
 
+@dataclass(frozen=True)
+class _Mora:
+    """A mora as the engine speaks it; ``where`` is its place in the query ("" for up-speak)."""
+
+    consonant: str | None
+    consonant_length: float | None
+    vowel: str
+    vowel_length: float
+    where: str
+    text: str = ""
+
+
 def read_audio_query(text: str, source: str, *, upspeak: bool = True) -> Timeline:
-    """Read an AudioQuery; ``upspeak`` is the engine's enable_interrogative_upspeak (default on)."""
-    query = load_json(text, source)
+    """Read an AudioQuery; ``upspeak`` is the engine's enable_interrogative_upspeak (default on).
+
+    A phoneme of zero length is refused (``UntimedLabels``, naming its key): such a query
+    carries no timing (AivisSpeech's never do); align its audio to ``query_phonemes`` instead.
+    """
     q = _Query(source)
+    query = _load(q, text, timing=True)
+    speed = query.get("speedScale", 1.0)
+    if not finite(speed) or not 0.01 <= speed <= 100:
+        raise q.fail("speedScale", "a number from 0.01 to 100", speed)
+    pause = q.number(query, "pauseLength", "the top", optional=True)
+    moras = [mora for phrase in _phrases(q, query, upspeak=upspeak) for mora in phrase]
+    _check_timed(q, moras, pause_given=pause is not None)
+    pre = q.number(query, "prePhonemeLength", "the top", optional=True) or 0.0
+    post = q.number(query, "postPhonemeLength", "the top", optional=True) or 0.0
+    pause_scale = q.number(query, "pauseLengthScale", "the top", optional=True)
+    pause_scale = 1.0 if pause_scale is None else pause_scale
+    moras = [_Mora(None, None, "sil", pre, ""), *moras, _Mora(None, None, "sil", post, "")]
+    spans: list[tuple[str, Fraction]] = []
+    for mora in moras:
+        vowel_length = mora.vowel_length
+        if mora.vowel == "pau":
+            vowel_length = (pause if pause is not None else vowel_length) * pause_scale
+        if mora.consonant is not None:
+            spans.append((mora.consonant, _frames(mora.consonant_length or 0.0, speed) * FRAME))
+        spans.append((mora.vowel, _frames(vowel_length, speed) * FRAME))
+    return Timeline(spans, allow_empty=True)
+
+
+@dataclass(frozen=True)
+class QueryPhonemes:
+    """A query's phonemes as its engine reads them, to align its audio to (no timing needed).
+
+    ``names``: Open JTalk names without pauses (AivisSpeech's ``q`` is read as ``cl``);
+    ``breaks[i]``: a pause may come before ``names[i]`` (a phrase boundary or a pause mora);
+    ``kana``: the moras' katakana, with ``、`` for each pause: a reading Open JTalk can time.
+    """
+
+    names: tuple[str, ...]
+    breaks: tuple[bool, ...]
+    kana: str
+
+
+def query_phonemes(text: str, source: str, *, upspeak: bool = True) -> QueryPhonemes:
+    """The phonemes of an AudioQuery, timed or not, to align its audio to them.
+
+    Keys that change only the timing (AivisSpeech's ``tempoDynamicsScale``) are allowed here.
+    """
+    q = _Query(source)
+    query = _load(q, text, timing=False)
+    names: list[str] = []
+    breaks: list[bool] = []
+    kana: list[str] = []
+    for phrase in _phrases(q, query, upspeak=upspeak):
+        pause = bool(names)
+        for mora in phrase:
+            if mora.vowel in _PAUSES:
+                pause = bool(names)
+                kana.append("、")
+                continue
+            for name in (mora.consonant, "cl" if mora.vowel == "q" else mora.vowel):
+                if name is not None:
+                    names.append(name)
+                    breaks.append(pause)
+                    pause = False
+            kana.append(mora.text if _KATAKANA.fullmatch(mora.text) else "")
+    if not names:
+        raise q.fail("accent_phrases", "a mora that is not a pause", "only pauses")
+    return QueryPhonemes(tuple(names), tuple(breaks), "".join(kana))
+
+
+_PAUSES = frozenset({"pau", "sil"})
+_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]+")
+
+
+def _load(q: _Query, text: str, *, timing: bool) -> dict[str, Any]:
+    query = load_json(text, q.source)
     if isinstance(query, dict):
-        query = _check_keys(q, query)
+        query = _check_keys(q, query, timing=timing)
     if not isinstance(query, dict) or not isinstance(query.get("accent_phrases"), list):
         raise q.fail("the top", "an AudioQuery object with accent_phrases", type(query).__name__)
     if not query["accent_phrases"]:
         raise q.fail("accent_phrases", "at least one accent phrase (nothing would be spoken)", [])
-    speed = query.get("speedScale", 1.0)
-    if not finite(speed) or not 0.01 <= speed <= 100:
-        raise q.fail("speedScale", "a number from 0.01 to 100", speed)
-    moras: list[tuple[str | None, float | None, str, float]] = []
+    return query
+
+
+def _phrases(q: _Query, query: dict[str, Any], *, upspeak: bool) -> list[list[_Mora]]:
+    """Each accent phrase's moras as the engine speaks them: with its up-speak mora (a question
+    ending on a voiced mora, when ``upspeak``) and its pause mora."""
+    phrases: list[list[_Mora]] = []
     for p, phrase in enumerate(query["accent_phrases"]):
         where = f"accent_phrases[{p}]"
         if not isinstance(phrase, dict) or not isinstance(phrase.get("moras"), list):
             raise q.fail(where, "an accent phrase with moras", phrase)
         _unknown(q, phrase, _PHRASE_KEYS, where)
-        phrase_moras = [_mora(q, m, f"{where}.moras[{i}]") for i, m in enumerate(phrase["moras"])]
+        moras = [_mora(q, m, f"{where}.moras[{i}]") for i, m in enumerate(phrase["moras"])]
         last = phrase["moras"][-1] if phrase["moras"] else None
         pitch = last.get("pitch") if last else None
         if upspeak and phrase.get("is_interrogative") and finite(pitch) and pitch > 0:  # type: ignore[operator]
-            phrase_moras.append((None, None, phrase_moras[-1][2], _UPSPEAK_LENGTH))
-        moras += phrase_moras
+            moras.append(_Mora(None, None, moras[-1].vowel, _UPSPEAK_LENGTH, ""))
         if phrase.get("pause_mora") is not None:
             moras.append(_mora(q, phrase["pause_mora"], f"{where}.pause_mora"))
-    pre = q.number(query, "prePhonemeLength", "the top", optional=True) or 0.0
-    post = q.number(query, "postPhonemeLength", "the top", optional=True) or 0.0
-    pause = q.number(query, "pauseLength", "the top", optional=True)
-    pause_scale = q.number(query, "pauseLengthScale", "the top", optional=True)
-    pause_scale = 1.0 if pause_scale is None else pause_scale
-    moras = [(None, None, "sil", pre), *moras, (None, None, "sil", post)]
-    spans: list[tuple[str, Fraction]] = []
-    for consonant, consonant_length, vowel, vowel_length in moras:
-        if vowel == "pau":
-            vowel_length = (pause if pause is not None else vowel_length) * pause_scale
-        if consonant is not None:
-            spans.append((consonant, _frames(consonant_length or 0.0, speed) * FRAME))
-        spans.append((vowel, _frames(vowel_length, speed) * FRAME))
-    return Timeline(spans, allow_empty=True)
+        phrases.append(moras)
+    return phrases
+
+
+def _check_timed(q: _Query, moras: list[_Mora], *, pause_given: bool) -> None:
+    """``UntimedLabels`` naming the first phoneme of zero length (or saying that all are).
+
+    A pause mora's length does not count when ``pauseLength`` replaces it.
+    """
+    lengths: list[tuple[str, float]] = []
+    for mora in moras:
+        if mora.consonant is not None:
+            lengths.append((f"{mora.where}.consonant_length", mora.consonant_length or 0.0))
+        if not (mora.vowel == "pau" and pause_given):
+            lengths.append((f"{mora.where}.vowel_length", mora.vowel_length))
+    zero = [key for key, length in lengths if length == 0]
+    if not zero:
+        return
+    remedy = "align its audio to its phonemes instead (--wav AUDIO)"
+    if len(zero) == len(lengths):
+        raise UntimedLabels(f"{q.source}: every consonant_length and vowel_length is 0: the query "
+                            f"carries no timing (AivisSpeech's never do): {remedy}")
+    raise UntimedLabels(f"{q.source}: at {zero[0]}: a phoneme of 0 s (the query gives it no time): "
+                        f"{remedy}")
 
 
 def load_json(text: str, source: str, what: str = "an AudioQuery") -> Any:
@@ -145,7 +248,7 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
-def _mora(q: _Query, mora: object, where: str) -> tuple[str | None, float | None, str, float]:
+def _mora(q: _Query, mora: object, where: str) -> _Mora:
     if not isinstance(mora, dict):
         raise q.fail(where, "a mora object", mora)
     _unknown(q, mora, _MORA_KEYS, where)
@@ -157,7 +260,9 @@ def _mora(q: _Query, mora: object, where: str) -> tuple[str | None, float | None
     vowel = q.phoneme(mora, "vowel", where)
     vowel_length = q.number(mora, "vowel_length", where)
     assert vowel_length is not None
-    return consonant, consonant_length, vowel, vowel_length
+    text = mora.get("text")
+    text = text if isinstance(text, str) else ""
+    return _Mora(consonant, consonant_length, vowel, vowel_length, where, text)
 
 
 #: The engine's AudioQuery keys (VOICEVOX and its kin). Top-level keys are camelCase; some
@@ -178,17 +283,18 @@ def _camel(key: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _check_keys(q: _Query, query: dict[str, Any]) -> dict[str, Any]:
+def _check_keys(q: _Query, query: dict[str, Any], *, timing: bool = True) -> dict[str, Any]:
     """The top level with snake_case keys read as the engine's camelCase; unknown keys refused.
 
     A key lipsync does not know may change the timing (AivisSpeech's tempoDynamicsScale):
     reading on without it would give a timeline that drifts from the audio without a word.
+    Without ``timing`` (only the phonemes are wanted), such keys may have any value.
     """
     checked: dict[str, Any] = {}
     for key, value in query.items():
         name = key if key in _TOP_KEYS or key in _NEUTRAL else _camel(key)
         if name in _NEUTRAL:
-            if value != _NEUTRAL[name]:
+            if timing and value != _NEUTRAL[name]:
                 raise ValueRefused(
                     f"{q.source}: {key} {value!r} changes the timing in a way lipsync cannot follow: "
                     "align the audio instead (lipsync align AUDIO TEXT, or --wav AUDIO --fit)"

@@ -1,10 +1,11 @@
 """One utterance on its way out: pieces in, audio queued, each action done when its sample plays.
 
-``Run`` carries out one ``say()``: a producer thread makes the pieces (Open JTalk, or another
-voice's audio aligned to its text), and the speaker's worker thread queues each on the
-output and does what the ``Schedule`` says is due (a START through the ``AgentLink``, a frame
-of mouth weights, the first and last sample), by the output's clock. What is due when is the
-schedule's decision; this module does the waiting, the threads and the I/O.
+``Run`` carries out one ``say()``: a producer thread makes the pieces (Open JTalk, a TTS
+engine's speech, or another voice's audio aligned to its text), and the speaker's worker
+thread queues each on the output and does what the ``Schedule`` says is due (a START
+through the ``AgentLink``, a frame of mouth weights, the first and last sample), by the
+output's clock. What is due when is the schedule's decision; this module does the waiting,
+the threads and the I/O.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lipsync.timeline import PAUSES, Timeline
 
 if TYPE_CHECKING:
     from lipsync.curves import MouthCurves
+    from lipsync.engines.base import Engine
     from lipsync.live.audio import Output
     from lipsync.live.link import AgentLink
     from lipsync.maps.lipmap import LipMap
@@ -88,6 +90,8 @@ class Job:
     voice: Any
     speed: float
     half_tone: float
+    #: The TTS engine that speaks its text (None: Open JTalk).
+    tts: Engine | None = None
     #: Set when the utterance is stopped, or ends early (an error).
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: Whether it was cut short by a stop (not by an error).
@@ -163,6 +167,10 @@ class Run:
 
                     assert not isinstance(rest, str)
                     items = aligned_pieces(rest)
+                elif job.tts is not None:  # a TTS engine: a piece asked for as the last is taken
+                    from lipsync.engines.stream import engine_pieces
+
+                    items = engine_pieces(job.tts, rest, cancelled=job.cancelled)
                 else:
                     items = speech_pieces(rest, voice=job.voice, speed=job.speed, half_tone=job.half_tone)
             for piece in items:

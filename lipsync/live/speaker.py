@@ -35,7 +35,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from lipsync.errors import ValueRefused
 from lipsync.live.agent import NO_EVENT_AFTER
@@ -52,6 +52,9 @@ from lipsync.names import check_alias
 from lipsync.sound import Audio
 from lipsync.speech.pieces import Piece
 from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lipsync.engines.base import Engine
 
 __all__ = ["EVENT_TIMEOUT", "GREETING_TIMEOUT", "MAX_AHEAD", "NO_EVENT_AFTER", "Speaker", "Utterance"]
 
@@ -70,12 +73,15 @@ PieceCallback = Callable[[float | None, Piece], None]
 class Speaker:
     """Speech out of the sound card, lips on the agent, in step. Use it as a context manager.
 
-    ``to``: ``"tcp://HOST:PORT"`` (default), ``"ws://HOST:PORT/PATH"``, ``"stdout"``, a
-    ``Transport``, or ``None`` for no agent. ``model`` is the agent's model alias (required
+    ``to``: ``"tcp://HOST:PORT"`` (default), ``"ws://HOST:PORT/PATH"``, ``"exec:PATH/MMDAgent-EX
+    main.mdf"`` (started as our child, over its stdin/stdout), ``"stdout"``, a ``Transport``, or
+    ``None`` for no agent. ``model`` is the agent's model alias (required
     with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
     ``Output``. ``lipmap``: the phoneme map names are checked against (default: ``mmdagent``,
     the agent's stock one). ``latency`` (seconds) is added to every START's time. ``event_timeout``: how long
-    ``sync="event"`` holds an utterance's sound for the agent's answer. Leaving the ``with``
+    ``sync="event"`` holds an utterance's sound for the agent's answer. ``tts``: a TTS engine
+    (``lipsync.engines.open_engine(...)``, or its URL such as ``"voicevox://127.0.0.1:50021"``
+    for its first speaker) that speaks text instead of Open JTalk. Leaving the ``with``
     block normally waits for queued speech; leaving it by an exception stops it at once.
     """
 
@@ -100,6 +106,7 @@ class Speaker:
         on_line: LineCallback | None = None,
         on_warning: Callable[[str], None] | None = None,
         clock: Clock | None = None,
+        tts: Engine | str | None = None,
     ) -> None:
         if to is not None and model is None:
             raise ValueRefused("a model alias is needed to speak through an agent (model=...)")
@@ -120,6 +127,7 @@ class Speaker:
         self._audio = audio
         self._wait = wait
         self.voice, self.speed, self.half_tone, self.unknown = voice, speed, half_tone, unknown
+        self.tts = _engine(tts)
         self.latency = latency
         self.fps = fps
         self.event_timeout = event_timeout
@@ -171,7 +179,8 @@ class Speaker:
             self.output = open_output(audio, clock=self.clock) if isinstance(audio, str) else audio
             if self._to is not None:
                 to = self._to
-                transport = open_transport(to, wait=self._wait) if isinstance(to, str) else to
+                transport = (open_transport(to, wait=self._wait, model=self.model) if isinstance(to, str)
+                             else to)
                 self.transport = transport
                 self._link = self._new_link(transport)
                 transport.on_line(self._link.heard)
@@ -249,6 +258,7 @@ class Speaker:
         on_weights: WeightsCallback | None = None,
         on_piece: PieceCallback | None = None,
         silent: bool = False,
+        tts: Engine | str | None = None,
     ) -> Utterance:
         """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
 
@@ -260,15 +270,18 @@ class Speaker:
         ``on_piece(t, piece)`` hears each piece as it is queued (``t``: when its first sample
         plays, by the clock); ``silent=True`` plays silence of the same length (the sound goes
         elsewhere, e.g. to a client that plays it) so the agent and the weights still keep to
-        the output's clock.
+        the output's clock. ``tts``: the TTS engine that speaks this text (default: the speaker's).
         """
         if fps is not None and not fps > 0:
             raise ValueRefused(f"fps must be above 0, not {fps}")
         source = speech_source(speech, timeline, text)
+        if tts is not None and not isinstance(speech, str | Iterable):
+            raise ValueRefused("tts= speaks text: say(text, tts=...), not audio")
         job = Job(
             source=source, lipmap=lipmap or self.lipmap, agent_map=self.lipmap, fps=fps or self.fps,
             on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent,
             unknown=self.unknown, voice=self.voice, speed=self.speed, half_tone=self.half_tone,
+            tts=_engine(tts) if tts is not None else self.tts,
         )
         with self._state:
             if self._closing or self._worker is None:
@@ -371,3 +384,12 @@ class Speaker:
                     self._current = None
                     self._changed.notify_all()
             job.finish(error)
+
+
+def _engine(tts: Engine | str | None) -> Engine | None:
+    """The TTS engine ``tts`` names (a URL: its first speaker), or ``tts`` itself."""
+    if not isinstance(tts, str):
+        return tts
+    from lipsync.engines import open_engine
+
+    return open_engine(tts)

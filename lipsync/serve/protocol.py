@@ -18,11 +18,14 @@ import math
 import re
 import wave
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lipsync.errors import LipsyncError
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lipsync.engines.base import EngineVoice
 
 __all__ = [
     "CODES", "MAX_MESSAGE", "MAX_TEXT", "PATH", "ProtocolError", "SayRequest", "error", "parse_request",
@@ -47,7 +50,7 @@ CODES = (
 )
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}\Z")
 _FIELDS = {
-    "say": {"type", "id", "text", "wav", "labels", "interrupt", "map", "fps", "audio"},
+    "say": {"type", "id", "text", "wav", "labels", "interrupt", "map", "fps", "audio", "tts"},
     "stop": {"type", "id"},
 }
 
@@ -86,6 +89,8 @@ class SayRequest:
     map: str | None
     fps: float | None  # None: the server's own (``--fps``)
     audio_mode: str
+    #: The TTS engine to speak ``text`` (its URL and voice), or None (the server's own).
+    tts: tuple[str, EngineVoice] | None = None
 
 
 def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | None]:
@@ -151,11 +156,37 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
             raise ProtocolError("bad_message", "\"wav\" needs its \"text\" (to align) or its \"labels\" "
                                 "(a label file's text)", request_id)
         if labels is not None:
-            timeline = _labels(labels, request_id)
+            timeline = _labels(labels, audio, request_id)
         else:
             timeline = _aligned(audio, text or "", request_id)
     rate = None if fps is None else float(fps)
-    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode)
+    tts = None if message.get("tts") is None else _tts(message["tts"], wav is None, request_id)
+    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode, tts)
+
+
+_TTS_FIELDS = ("speaker", "speed", "pitch", "intonation", "volume", "pre_phoneme", "post_phoneme")
+
+
+def _tts(value: Any, text_only: bool, request_id: str | None) -> tuple[str, EngineVoice]:
+    """A say's ``tts``: the engine's URL and voice, checked (not yet connected)."""
+    from lipsync.engines import is_engine_url
+    from lipsync.engines.base import EngineVoice
+
+    if not text_only:
+        raise ProtocolError("bad_message", "\"tts\" speaks \"text\": it does not go with \"wav\"", request_id)
+    if not isinstance(value, dict) or not isinstance(value.get("url"), str) or len(value["url"]) > 300:
+        raise ProtocolError("bad_message", "\"tts\" must be an object with the engine's \"url\"", request_id)
+    extra = sorted(set(value) - {"url", *_TTS_FIELDS})
+    if extra:
+        raise ProtocolError("bad_message", f"\"tts\" has no field {extra[0]!r}", request_id)
+    if not is_engine_url(value["url"]):
+        raise ProtocolError("bad_message", f"\"tts\".url {value['url'][:60]!r}: expected voicevox://, "
+                            "aivisspeech://, sbv2:// or coeiroink://HOST:PORT", request_id)
+    try:
+        voice = EngineVoice(**{k: value[k] for k in _TTS_FIELDS if value.get(k) is not None})
+    except (LipsyncError, TypeError) as exc:
+        raise ProtocolError("bad_message", f"\"tts\": {exc}", request_id) from None
+    return value["url"], voice
 
 
 def _wav(data: str, request_id: str | None) -> Audio:
@@ -192,16 +223,22 @@ def _aligned(audio: Audio, text: str, request_id: str | None) -> Timeline:
     return timeline
 
 
-def _labels(text: str, request_id: str | None) -> Timeline:
+def _labels(text: str, audio: Audio, request_id: str | None) -> Timeline:
+    from lipsync.errors import UntimedLabels
     from lipsync.labels import detect_format
     from lipsync.labels.segments import read_segments
     from lipsync.labels.textgrid import read_textgrid
-    from lipsync.labels.voicevox import read_audio_query
+    from lipsync.labels.voicevox import query_phonemes, read_audio_query
 
     kind = detect_format(text)
     try:
         if kind == "voicevox":
-            return read_audio_query(text, "labels")
+            try:
+                return read_audio_query(text, "labels")
+            except UntimedLabels:  # a query without timing (AivisSpeech's): align the audio to it
+                from lipsync.alignment.query import align_query
+
+                return align_query(audio, query_phonemes(text, "labels"))
         if kind == "textgrid":
             return read_textgrid(text, "labels")
         if kind == "hts":

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from websockets.sync.server import Server as WsServer
     from websockets.sync.server import ServerConnection
 
+    from lipsync.engines.base import Engine, EngineVoice
     from lipsync.live.speaker import Speaker, WeightsCallback
     from lipsync.maps.lipmap import LipMap
 
@@ -63,6 +64,7 @@ class Server:
         self.host = host
         self.port = port
         self._maps: dict[str, LipMap] = {}
+        self._engines: dict[tuple[str, EngineVoice], Engine] = {}
         self._maps_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._sessions: set[Session] = set()
@@ -202,6 +204,29 @@ class Server:
                                 f"file {where} is not valid", request_id) from None
         with self._maps_lock:
             self._maps[name] = found
+        return found
+
+    def engine(self, url: str, voice: EngineVoice, request_id: str | None) -> Engine:
+        """The TTS engine a ``say`` names (one per URL and voice, kept), if its host may be used:
+        this machine, or the host of the server's own engine (never another the client picks)."""
+        from lipsync.engines import open_engine
+
+        key = (url, voice)
+        with self._maps_lock:
+            found = self._engines.get(key)
+        if found is not None:
+            return found
+        try:
+            found = open_engine(url, voice)
+        except LipsyncError as exc:
+            raise ProtocolError("bad_message", f"\"tts\": {exc}", request_id) from None
+        own = self.speaker.tts
+        allowed = set(_LOOPBACK) | ({own.http.host} if own is not None else set())
+        if found.http.host.lower() not in allowed:
+            raise ProtocolError("bad_message", f"\"tts\": the engine must be on this machine or at the "
+                                f"server's own --tts host, not {found.http.host!r}", request_id)
+        with self._maps_lock:
+            self._engines[key] = found
         return found
 
 

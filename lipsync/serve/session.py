@@ -24,6 +24,7 @@ from lipsync.serve.protocol import PATH, ProtocolError, SayRequest, error, parse
 if TYPE_CHECKING:
     from websockets.sync.server import ServerConnection
 
+    from lipsync.engines.base import Engine, EngineVoice
     from lipsync.live.speaker import Speaker, Utterance, WeightsCallback
     from lipsync.maps.lipmap import LipMap
     from lipsync.speech.pieces import Piece
@@ -56,6 +57,10 @@ class Host(Protocol):
 
     def lipmap(self, name: str | None, request_id: str | None) -> LipMap:
         """The map a ``say`` names (or the server's own), or a ``ProtocolError``."""
+        ...
+
+    def engine(self, url: str, voice: EngineVoice, request_id: str | None) -> Engine:
+        """The TTS engine a ``say`` names, or a ``ProtocolError``."""
         ...
 
 
@@ -244,9 +249,11 @@ class Session:
                            "weights": {m: round(w, 4) for m, w in weights.items()}}, droppable=True)
 
         source: Any = request.text if request.audio is None else request.audio
+        tts = None if request.tts is None else server.engine(*request.tts, request_id)
         utterance = server.speaker.say(
             source, request.timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
-            on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client)
+            on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client,
+            tts=tts)
         with self.lock:
             self.utterances[request_id] = utterance
         threading.Thread(target=self._ended, args=(request_id, utterance), name="lipsync-serve-wait",
