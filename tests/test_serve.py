@@ -21,8 +21,8 @@ from websockets.sync.client import connect
 from lipsync.live.clock import VirtualClock
 from lipsync.live.speaker import Speaker
 from lipsync.maps.named import MAP_NAMES, load_map
+from lipsync.motion.shape import VOWEL_SHAPES, mouth_shares
 from lipsync.serve.server import Server
-from lipsync.serve.shape import VOWEL_SHAPES, mouth_shares
 from lipsync.sound import Audio
 from lipsync.speech.pieces import speech_pieces
 from lipsync.speech.synthesis import synthesize

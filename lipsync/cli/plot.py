@@ -32,9 +32,9 @@ def speak(text: str, args: argparse.Namespace) -> tuple[Audio, Timeline]:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from lipsync.curves import mouth_curves
     from lipsync.maps.named import load_map
     from lipsync.maps.resolver import resolve
+    from lipsync.motion import mouth_curves
     from lipsync.plot import PLOT_FORMATS, render
 
     fmt = args.output.suffix.lower().lstrip(".")

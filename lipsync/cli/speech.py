@@ -152,8 +152,8 @@ def _timeline(args: argparse.Namespace) -> int:
 
 
 def _curves(args: argparse.Namespace) -> int:
-    from lipsync.curves import mouth_curves
     from lipsync.export.curves import curves_csv, curves_json, keyframes_json
+    from lipsync.motion import mouth_curves
 
     _, timeline, lipmap = load_speech(args, need_audio=False)
     curves = mouth_curves(timeline, lipmap)

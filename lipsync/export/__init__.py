@@ -21,6 +21,7 @@ from lipsync.errors import ValueRefused
 
 if TYPE_CHECKING:
     from lipsync.maps.lipmap import LipMap
+    from lipsync.motion.settings import Motion
     from lipsync.timeline import Timeline
 
 __all__ = ["DEFAULT_MAPS", "FORMATS", "LABEL_EXPORTS", "export_bytes", "format_for"]
@@ -60,12 +61,14 @@ def export_bytes(
     duration: float | None = None,
     sound_file: str = "",
     model: str = "",
+    motion: Motion | None = None,
 ) -> bytes:
     """The file ``format`` makes of ``timeline`` (names already resolved against ``lipmap``).
 
     ``lipmap`` is needed by every format but the label ones. ``duration`` (seconds) is the
     audio's length where known: Rhubarb cues then run to it. ``sound_file`` goes into
-    Rhubarb's metadata, ``model`` into the VMD header.
+    Rhubarb's metadata, ``model`` into the VMD header. ``motion``: how the mouth moves
+    (``lipsync.motion``; default: lipsync's rules at intensity 1).
     """
     if format not in FORMATS:
         raise ValueRefused(f"export format {format!r} is not one of {', '.join(FORMATS)}")
@@ -75,9 +78,9 @@ def export_bytes(
         return LABEL_FORMATS[format](timeline).encode("utf-8")
     if lipmap is None:
         raise ValueRefused(f"the {format} export needs a lip map")
-    from lipsync.curves import mouth_curves
+    from lipsync.motion import mouth_curves
 
-    curves = mouth_curves(timeline, lipmap)
+    curves = mouth_curves(timeline, lipmap, motion)
     if format == "vmd":
         from lipsync.export.vmd import vmd_bytes
 

@@ -52,6 +52,7 @@ class AgentLink:
         self, transport: Transport | None, alias: str | None, *, sync: str, clock: Clock,
         lock: threading.RLock, latency: float, event_timeout: float, warn: Callable[[str], None],
         call: Callable[..., None], on_line: Call | None, on_event: Call | None,
+        sequence: Callable[[Timeline], str] = Timeline.to_sequence,
     ) -> None:
         self.transport = transport
         self.alias = alias
@@ -72,6 +73,8 @@ class AgentLink:
         self._call = call
         self._on_line = on_line
         self._on_event = on_event
+        #: What a START carries for a timeline (``Speaker`` shapes it for the agent's lips).
+        self.sequence = sequence
         self._warned: set[str] = set()
 
     @property
@@ -172,7 +175,7 @@ class AgentLink:
                 return
             rest = self.lips.rest(began, self.clock.now(), self.answers.lead(self.sync), self.latency)
             if rest is not None:
-                self.send(start_line(alias, rest.to_sequence()))
+                self.send(start_line(alias, self.sequence(rest)))
 
     # -- silence --------------------------------------------------------------------------------
 

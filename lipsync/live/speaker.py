@@ -48,6 +48,7 @@ from lipsync.live.utterance import Utterance
 from lipsync.maps.lipmap import LipMap
 from lipsync.maps.named import load_map
 from lipsync.maps.resolver import resolve
+from lipsync.motion.settings import Motion
 from lipsync.names import check_alias
 from lipsync.sound import Audio
 from lipsync.speech.pieces import Piece
@@ -74,7 +75,11 @@ class Speaker:
     ``Transport``, or ``None`` for no agent. ``model`` is the agent's model alias (required
     with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
     ``Output``. ``lipmap``: the phoneme map names are checked against (default: ``mmdagent``,
-    the agent's stock one). ``latency`` (seconds) is added to every START's time. ``event_timeout``: how long
+    the agent's stock one). ``motion``: how the mouth moves (``lipsync.motion.Motion``): the
+    ``on_weights`` curves, and, with co-articulation on (the default), sequences shaped so the
+    agent's own algorithm shuts the lips on m, b and p (``lipsync.motion.agent``); intensity
+    and gains reach ``on_weights`` only (the agent draws its own lip.txt). ``latency``
+    (seconds) is added to every START's time. ``event_timeout``: how long
     ``sync="event"`` holds an utterance's sound for the agent's answer. Leaving the ``with``
     block normally waits for queued speech; leaving it by an exception stops it at once.
     """
@@ -95,6 +100,7 @@ class Speaker:
         wait: float | None = None,
         unknown: str | None = None,
         fps: float = 30.0,
+        motion: Motion | None = None,
         on_weights: WeightsCallback | None = None,
         on_event: EventCallback | None = None,
         on_line: LineCallback | None = None,
@@ -122,6 +128,7 @@ class Speaker:
         self.voice, self.speed, self.half_tone, self.unknown = voice, speed, half_tone, unknown
         self.latency = latency
         self.fps = fps
+        self.motion = motion or Motion()
         self.event_timeout = event_timeout
         agent = to is not None and (to if isinstance(to, str) else to.url) != "stdout"
         self.sync = sync or ("event" if agent else "clock")
@@ -143,8 +150,17 @@ class Speaker:
         return AgentLink(
             transport, self.model, sync=self.sync, clock=self.clock, lock=self._state, latency=self.latency,
             event_timeout=self.event_timeout, warn=self._warn, call=self._call, on_line=self.on_line,
-            on_event=self.on_event,
+            on_event=self.on_event, sequence=self._sequence,
         )
+
+    def _sequence(self, timeline: Timeline) -> str:
+        """What the agent is sent for ``timeline`` as one START (the rest of a chunk after a
+        reconnection)."""
+        if not self.motion.coarticulation:
+            return timeline.to_sequence()
+        from lipsync.motion.agent import agent_sequence
+
+        return agent_sequence(timeline, self.lipmap)
 
     @property
     def event_delay(self) -> float | None:
@@ -237,6 +253,7 @@ class Speaker:
         interrupt: bool = False,
         lipmap: LipMap | None = None,
         fps: float | None = None,
+        motion: Motion | None = None,
         on_weights: WeightsCallback | None = None,
         on_piece: PieceCallback | None = None,
         silent: bool = False,
@@ -247,7 +264,7 @@ class Speaker:
         iterator of ``(audio, text)`` pieces plays them gaplessly, each aligned while the one
         before plays. ``interrupt=True`` stops what is playing and drops what is queued first.
         For this utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines
-        keep the speaker's map), ``fps`` and ``on_weights`` replace the speaker's;
+        keep the speaker's map), ``fps``, ``motion`` and ``on_weights`` replace the speaker's;
         ``on_piece(t, piece)`` hears each piece as it is queued (``t``: when its first sample
         plays, by the clock); ``silent=True`` plays silence of the same length (the sound goes
         elsewhere, e.g. to a client that plays it) so the agent and the weights still keep to
@@ -260,6 +277,7 @@ class Speaker:
             source=source, lipmap=lipmap or self.lipmap, agent_map=self.lipmap, fps=fps or self.fps,
             on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent,
             unknown=self.unknown, voice=self.voice, speed=self.speed, half_tone=self.half_tone,
+            motion=motion or self.motion,
         )
         with self._state:
             if self._closing or self._worker is None:

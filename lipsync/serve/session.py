@@ -208,7 +208,7 @@ class Session:
 
     def _say(self, request: SayRequest, request_id: str) -> None:
         from lipsync.maps.resolver import resolve
-        from lipsync.serve.shape import mouth_shares
+        from lipsync.motion.shape import mouth_shares
 
         server = self.server
         with self.lock:
@@ -281,7 +281,8 @@ def _limit_sends(sock: socket.socket) -> None:
 def _speech(request_id: str, offset: float, piece: Piece, timeline: Timeline, lipmap: LipMap,
             shares: dict[str, tuple[float, float]]) -> dict[str, Any]:
     """The ``speech`` message of one piece (``timeline``: its phonemes in ``lipmap``'s names)."""
-    from lipsync.curves import FPS, mouth_curves
+    from lipsync.curves import FPS
+    from lipsync.motion import mouth_curves
 
     keyframes: dict[str, list[list[float]]] = {}
     if any(name not in ("sil", "pau") for name in timeline.names):
