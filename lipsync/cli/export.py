@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from lipsync.cli.io import UsageError, err, out
 from lipsync.cli.progress import Progress, long_text_note
-from lipsync.cli.speech import add_source_arguments
+from lipsync.cli.speech import add_motion_arguments, add_source_arguments, motion_of
 from lipsync.export import FORMATS
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ def _template(args: argparse.Namespace, output: Path) -> ExportJob:
         output=output, text=text, labels=args.labels, sequence=args.sequence, wav=args.wav,
         format=args.to_format, map=args.map, fps=args.fps, label_format=args.label_format,
         tier=args.tier, voice=args.voice, speed=args.speed, unknown=args.unknown, model=args.vmd_model,
+        motion=motion_of(args),
     )
 
 
@@ -94,6 +95,7 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "Rhubarb formats the rhubarb map, the others mmdagent.",
     )
     add_source_arguments(p)
+    add_motion_arguments(p)
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="the file to write (atomically)")
     p.add_argument("--to-format", choices=FORMATS, metavar="F", help="one of: " + ", ".join(FORMATS))
     p.add_argument("--fps", type=float, default=60.0, help="curves samples per second (default 60)")

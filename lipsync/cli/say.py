@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from lipsync.cli.io import UsageError, err, finite_float
 from lipsync.cli.signals import interrupt
-from lipsync.cli.speech import add_source_arguments, load_speech
+from lipsync.cli.speech import add_motion_arguments, add_source_arguments, load_speech, motion_of
 from lipsync.errors import ValueRefused
 from lipsync.live.audio import OUTPUTS
 from lipsync.live.transport import DEFAULT_URL, open_transport
@@ -85,7 +85,7 @@ def _say(args: argparse.Namespace) -> int:
         transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
         event_timeout=EVENT_TIMEOUT if args.event_timeout is None else args.event_timeout / 1000,
-        unknown=args.unknown,
+        unknown=args.unknown, motion=motion_of(args),
         on_line=show if args.verbose else None, fps=args.fps, on_weights=vmc,
     ) as speaker:
         start[0] = speaker.clock.now()
@@ -115,6 +115,7 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "3 agent unreachable, 130 interrupted (after the STOP was sent).",
     )
     add_source_arguments(p)
+    add_motion_arguments(p)
     p.add_argument("--model", metavar="ALIAS", help="the agent's model alias (e.g. gene)")
     p.add_argument("--to", default=DEFAULT_URL, metavar="URL",
                    help=f"tcp://HOST:PORT (default {DEFAULT_URL}), ws://HOST:PORT/PATH "

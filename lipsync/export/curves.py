@@ -64,9 +64,13 @@ def curves_json(curves: MouthCurves, fps: float) -> str:
     }, ensure_ascii=False) + "\n"
 
 
-def keyframes_json(curves: MouthCurves) -> str:
-    """``{"fps": 30, "start_frame", "morphs", "keyframes": {morph: [[frame, weight], ...]}}``."""
-    return json.dumps({
+def keyframes_json(curves: MouthCurves, sequence: str | None = None) -> str:
+    """``{"fps": 30, "start_frame", "morphs", "keyframes": {morph: [[frame, weight], ...]}}``,
+    and the LIPSYNC ``sequence`` the curves were drawn from, when given."""
+    data: dict[str, object] = {
         "fps": FPS, "start_frame": curves.start_frame, "morphs": list(curves.morphs),
         "keyframes": curves.keyframes(),
-    }, ensure_ascii=False) + "\n"
+    }
+    if sequence is not None:
+        data["sequence"] = sequence
+    return json.dumps(data, ensure_ascii=False) + "\n"

@@ -9,12 +9,13 @@ same, at about 1/16 of the cost).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lipsync._atomic import write_atomic
 from lipsync.errors import ValueRefused
 from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS, export_bytes, format_for
+from lipsync.motion.settings import Motion
 from lipsync.timeline import Timeline
 
 __all__ = ["ExportJob", "job_timeline", "run"]
@@ -43,6 +44,7 @@ class ExportJob:
     speed: float = 1.0
     unknown: str | None = None
     model: str = ""
+    motion: Motion = field(default_factory=Motion)
 
     @property
     def target_format(self) -> str:
@@ -97,6 +99,7 @@ def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path
             data = export_bytes(
                 timeline, fmt, lipmap, fps=job.fps, duration=duration,
                 sound_file=str(job.wav) if job.wav is not None else "", model=job.model,
+                motion=job.motion,
             )
         except ValueRefused as exc:  # name the file it was for
             raise ValueRefused(f"{job.output}: {exc}") from exc

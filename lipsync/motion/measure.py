@@ -72,8 +72,11 @@ class Figures:
         return statistics.median(self.leads) if self.leads else 0.0
 
 
-def figures(curves: MouthCurves, timeline: Timeline, lipmap: LipMap) -> Figures:
-    """The figures of ``curves`` (drawn from ``lipmap``) for the speech of ``timeline``."""
+def figures(curves: MouthCurves, timeline: Timeline, lipmap: LipMap, *, leads: bool = True) -> Figures:
+    """The figures of ``curves`` (drawn from ``lipmap``) for the speech of ``timeline``.
+
+    ``leads=False`` leaves the leads out (they take most of the time).
+    """
     import numpy as np
 
     roles = map_roles(lipmap)
@@ -94,7 +97,8 @@ def figures(curves: MouthCurves, timeline: Timeline, lipmap: LipMap) -> Figures:
             result.closed += 1
         else:
             result.open_bilabials.append(f"{phone.name}@{float(phone.start):.3f}")
-    result.leads, result.late = _leads(curves, timeline, lipmap)
+    if leads:
+        result.leads, result.late = _leads(curves, timeline, lipmap)
     result.flickers = _flickers(poses[:, ~np.array(roles.rest_morphs)], shut)
     jaw = np.clip(np.where(opening, poses, 0.0) @ np.clip(np.array(roles.jaw), 0.0, None), 0.0, None)
     result.jaw_step = float(np.abs(np.diff(jaw)).max()) if len(jaw) > 1 else 0.0
@@ -120,6 +124,10 @@ def _leads(curves: MouthCurves, timeline: Timeline, lipmap: LipMap) -> tuple[lis
     leads: list[float] = []
     late = 0
     phones = list(timeline)
+    # Every morph at 1 ms steps, once: each vowel looks at its own stretch.
+    origin = float(timeline.start) - _BEFORE
+    times = origin + np.arange(int(np.ceil((float(timeline.end) - origin) / _STEP)) + 1) * _STEP
+    samples = curves.at(times - curves.start)
     for index, phone in enumerate(phones):
         if phone.name not in VOWELS or index == 0 or phones[index - 1].name == phone.name:
             continue
@@ -127,16 +135,16 @@ def _leads(curves: MouthCurves, timeline: Timeline, lipmap: LipMap) -> tuple[lis
         main = int(np.argmax(row))
         if row[main] <= 0:
             continue
-        onset, end = float(phone.start), float(phone.end)
-        times = np.arange(onset - _BEFORE, end, _STEP)
-        values = curves.at(times - curves.start)[:, main]
-        at_onset = round(_BEFORE / _STEP)
+        onset = float(phone.start)
+        first = round((onset - _BEFORE - origin) / _STEP)
+        at_onset = round((onset - origin) / _STEP) - first
+        values = samples[first:round((float(phone.end) - origin) / _STEP), main]
         low_at = int(np.argmin(values[: at_onset + 1]))
         low, high = float(values[low_at]), float(values[low_at:].max())
         if high - low < 0.1:
             continue
         halfway = low_at + int(np.argmax(values[low_at:] >= (low + high) / 2))
-        leads.append(onset - float(times[halfway]))
+        leads.append(onset - float(times[first + halfway]))
         if values[at_onset] < low + 0.1 * (high - low):
             late += 1
     return leads, late
