@@ -100,14 +100,17 @@ def _milliseconds(keys: list[tuple[str, int, bool, Fraction]], total: Fraction) 
     for (name, frame, _, _), (_, following, _, true_next) in itertools.pairwise(keys):
         frames = following - frame
         wanted = math.floor(true_next * 1000 + Fraction(1, 2)) - sent
-        # Every ms from ``low`` to ``high`` gives ``frames``; the one nearest the true time goes.
-        low = 1 if frames == 1 else max(1, math.ceil((frames - 0.5 - float(carry)) / 0.03) - 2)
-        while _frames(low, carry)[0] < frames:
-            low += 1
-        high = low
-        while _frames(high + 1, carry)[0] == frames:
-            high += 1
-        ms = min(max(wanted, low), high)
+        # The agent's frames grow with the ms: take the ms nearest the true time that gives ``frames``.
+        ms = max(wanted, 1)
+        made = _frames(ms, carry)[0]
+        if made < frames:
+            ms = max(ms + 1, math.ceil((frames - 0.5 - float(carry)) / 0.03) - 1)
+            while _frames(ms, carry)[0] < frames:
+                ms += 1
+        elif made > frames:
+            ms = max(1, min(ms - 1, math.floor((frames + 0.5 - float(carry)) / 0.03) + 1))
+            while _frames(ms, carry)[0] > frames:
+                ms -= 1
         carry = _frames(ms, carry)[1]
         pairs.append((name, ms))
         sent += ms
