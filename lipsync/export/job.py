@@ -45,6 +45,10 @@ class ExportJob:
     unknown: str | None = None
     model: str = ""
     motion: Motion = field(default_factory=Motion)
+    #: The face mesh's path from the animated root (.anim, .tres); None: the format's default.
+    mesh_path: str | None = None
+    #: ``(morph, name)``: write a morph under the model's own name for it.
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def target_format(self) -> str:
@@ -99,7 +103,8 @@ def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path
             data = export_bytes(
                 timeline, fmt, lipmap, fps=job.fps, duration=duration,
                 sound_file=str(job.wav) if job.wav is not None else "", model=job.model,
-                motion=job.motion,
+                motion=job.motion, name=job.output.name.split(".")[0] or "mouth", mesh_path=job.mesh_path,
+                renames=job.renames,
             )
         except ValueRefused as exc:  # name the file it was for
             raise ValueRefused(f"{job.output}: {exc}") from exc
