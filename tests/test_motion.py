@@ -93,7 +93,8 @@ def test_n_and_cl_before_a_bilabial_close_too() -> None:
 
 def test_no_coarticulation_is_mmdagent_ex_s_own_motion() -> None:
     timeline, _ = resolve(tuning()[0], load_map())
-    plain, agent = mouth_curves(timeline, load_map(), Motion(coarticulation=False)), agent_curves(timeline, load_map())
+    plain = mouth_curves(timeline, load_map(), Motion(coarticulation=False))
+    agent = agent_curves(timeline, load_map())
     assert plain.keyframes() == agent.keyframes() and plain.keys == agent.keys
 
 
@@ -120,7 +121,8 @@ def test_the_rest_viseme_is_one_whenever_the_mouth_rests() -> None:
     assert resting[:, sil].tolist() == [1.0, 1.0, 1.0, 1.0]
     times, weights = curves.sample(30)
     assert np.allclose(weights.sum(axis=1), 1.0)  # visemes share one mouth
-    assert weights[(times > 1.36) & (times < 1.45), lipmap.morphs.index("viseme_aa")].max() == pytest.approx(0.5)
+    vowel = weights[(times > 1.36) & (times < 1.45), lipmap.morphs.index("viseme_aa")]
+    assert vowel.max() == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(("motion", "message"), [
@@ -136,7 +138,8 @@ def test_motion_settings_are_checked(motion: dict[str, object], message: str) ->
 
 def test_a_gain_for_a_morph_the_map_lacks_is_refused() -> None:
     with pytest.raises(ValueRefused, match="'jawOpen', which the map does not have"):
-        mouth_curves(Timeline.from_sequence("sil,100,a,100"), load_map("vrm"), Motion.of(gains={"jawOpen": 1}))
+        mouth_curves(Timeline.from_sequence("sil,100,a,100"), load_map("vrm"),
+                     Motion.of(gains={"jawOpen": 1}))
 
 
 def test_gain_files_read_pairs_and_name_the_faulty_line(tmp_path) -> None:

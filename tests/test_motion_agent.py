@@ -61,7 +61,8 @@ def test_a_bilabial_is_keyed_inside_its_sound_under_a_closed_row() -> None:
     for key, phone in zip(keys, timeline, strict=True):
         if phone.name in BILABIALS:
             assert phone.start <= Fraction(key.frame, 30) < phone.end
-    plain = [k for k in motion_keys(list(zip(timeline.names, timeline.milliseconds())), "A") if k.rate == 1.0]
+    plain = [k for k in motion_keys(list(zip(timeline.names, timeline.milliseconds(), strict=True)), "A")
+             if k.rate == 1.0]
     assert Fraction(plain[2].frame, 30) < timeline[2].start  # where plain rounding put b: too early
     assert sum(ms for _, ms in pairs) == sum(timeline.milliseconds())
 
@@ -84,7 +85,8 @@ def test_long_speech_is_shaped_start_by_start_and_every_line_fits() -> None:
     for chunk in chunks:
         sent = Timeline.from_sequence(chunk.sequence)
         assert abs(sent.duration - chunk.timeline.duration) <= Fraction(1, 1000)
-        assert figures(agent_curves(sent, lipmap), chunk.timeline.shifted(0), lipmap, leads=False).closure == 1
+        drawn = agent_curves(sent, lipmap)
+        assert figures(drawn, chunk.timeline.shifted(0), lipmap, leads=False).closure == 1
 
 
 def test_the_speaker_sends_shaped_starts_and_plain_ones_without_coarticulation() -> None:
