@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from conftest import FIXTURES, REFERENCE
-
 from lipsync import read_labels
 from lipsync.speech.synthesis import durations
 from lipsync.timeline import Timeline
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REFERENCE = FIXTURES / "reference"
 VOICES = REFERENCE / "voices"
 #: (voice, speed) of the held-out sentences: None is the default voice, mei normal.
 HELD_OUT_VOICES = ((None, 1.0), (VOICES / "mei_happy.htsvoice", 1.3), (VOICES / "mei_sad.htsvoice", 0.8),
