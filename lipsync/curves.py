@@ -1,6 +1,9 @@
-"""Mouth curves as MMDAgent-EX draws them (``LipSync::createMotion``), for any engine.
+"""Mouth curves (``MouthCurves``: 30 fps keys, linear between), and MMDAgent-EX's own motion.
 
-From a LIPSYNC sequence (whole milliseconds, as the agent receives them) to keys at 30 fps:
+lipsync's own motion, which every consumer gets, is ``lipsync.motion`` (it builds a
+``MouthCurves``); this module also reproduces MMDAgent-EX's ``LipSync::createMotion``
+(``agent_curves``), what the agent draws of a sequence it is sent. From a LIPSYNC sequence
+(whole milliseconds, as the agent receives them) to keys at 30 fps:
 
 - each phoneme lasts ``d = int(f + 0.5)`` frames, at least 1, where ``f = 0.03 * ms + carry``
   in float32 and ``carry = f - d`` goes on to the next;
@@ -14,8 +17,8 @@ over min(6 frames, the second keyframe's time), as the agent blends from the mod
 mouth (taken here as closed).
 
 A timeline that starts after 0 (labels whose first phoneme is at 0.5 s) keeps that offset:
-``sample()`` and ``keyframes()`` are on the audio's clock, so baked curves never lead the
-sound. ``at()`` and ``duration`` stay on the motion's own clock (0 = its LIPSYNC_START).
+``sample()`` and ``keyframes()`` are on the audio's clock. ``at()`` and ``duration`` stay on
+the motion's own clock (0 = its LIPSYNC_START).
 """
 
 from __future__ import annotations

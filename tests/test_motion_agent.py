@@ -4,6 +4,7 @@ m/b/p; everything else is sent as it was."""
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -102,3 +103,20 @@ def test_the_speaker_sends_shaped_starts_and_plain_ones_without_coarticulation()
     assert lines[True] == [f"LIPSYNC_START|gene|{agent_sequence(timeline, load_map())}\n"]
     assert lines[False] == [f"LIPSYNC_START|gene|{timeline.to_sequence()}\n"]
     assert lines[True] != lines[False]
+
+
+def test_curves_agent_shows_the_sequence_sent_and_the_agent_s_keys(capsys) -> None:
+    from lipsync.cli.main import main
+
+    sequence = "sil,187,a,80,b,45,a,90,sil,200"
+    assert main(["curves", "--sequence", sequence, "--agent", "--keyframes"]) == 0
+    shaped = json.loads(capsys.readouterr().out)
+    assert shaped["sequence"] == agent_sequence(Timeline.from_sequence(sequence), load_map())
+    assert main(["curves", "--sequence", sequence, "--agent", "--keyframes", "--no-coarticulation"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["sequence"] == sequence
+    b = Timeline.from_sequence(sequence)[2]
+    inside = [f for f in range(20) if b.start <= Fraction(f, 30) < b.end]
+    shaped_a, plain_a = dict(shaped["keyframes"]["あ"]), dict(plain["keyframes"]["あ"])
+    assert any(shaped_a.get(f, 1) == 0 for f in inside)  # a key inside b, at あ 0
+    assert not any(plain_a.get(f, 1) == 0 for f in inside)  # plain: b is あ 0.1, keyed a frame early
