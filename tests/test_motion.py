@@ -16,6 +16,7 @@ from lipsync.errors import SourceError
 from lipsync.maps.named import MAP_NAMES
 from lipsync.motion import Motion, mouth_curves
 from lipsync.motion.measure import Figures, figures
+from lipsync.motion.roles import BILABIALS
 from lipsync.motion.settings import parse_gains, read_gains
 
 
@@ -159,3 +160,24 @@ def test_maps_of_any_shape_get_roles_from_their_rows() -> None:
     timeline = Timeline.from_sequence("sil,200,a,100,m,60,i,100,sil,200")
     got = figures(mouth_curves(timeline, lipmap), timeline, lipmap)
     assert got.closure == 1.0 and got.flickers == 0
+
+
+def test_live_frames_of_speech_in_several_pieces_shut_on_every_bilabial() -> None:
+    from lipsync.live.clock import VirtualClock
+    from lipsync.live.speaker import Speaker
+
+    lipmap = load_map("vrm")
+    got: list[tuple[float, dict[str, float]]] = []
+    text = "ママはパンを買いました。ぼくは毎晩本を読みます。みんなで海までバスに乗ります。"
+    with Speaker(None, audio="null", clock=VirtualClock(), lipmap=lipmap, fps=30,
+                 on_weights=lambda t, w: got.append((t, w))) as speaker:
+        utterance = speaker.say(text)
+        utterance.wait()
+    timeline = utterance.timeline
+    assert timeline.names.count("pau") + timeline.names.count("sil") >= 3  # more than one piece
+    assert all(abs(t * 30 - round(t * 30)) < 1e-6 for t, _ in got)  # on the 30 fps grid
+    bilabials = [p for p in timeline if p.name in BILABIALS]
+    assert len(bilabials) >= 12
+    for phone in bilabials:
+        inside = [w for t, w in got if phone.start <= Fraction(t).limit_denominator(10**6) < phone.end]
+        assert any(max(w.values()) < 0.1 for w in inside), (phone, inside)
