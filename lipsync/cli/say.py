@@ -72,6 +72,10 @@ def _say(args: argparse.Namespace) -> int:
         audio, timeline = None, None  # synthesised as it plays, piece by piece
     # A bad --to is refused before anything opens. VMC is no agent: it takes the mouth weights.
     vmc = VmcSender(args.to) if is_vmc_url(args.to) else None
+    motion = motion_of(args)
+    if vmc is None and motion.scaled:
+        err("lipsync: warning: --intensity and --gain scale the curves engines get (VMC, files, serve); "
+            "MMDAgent-EX draws its own lip.txt (scale its rows with 'lipsync map set')")
     transport = None if vmc is not None else open_transport(args.to, wait=args.wait,
                                                             any_client=args.any_client)
     start = [0.0]
@@ -85,7 +89,7 @@ def _say(args: argparse.Namespace) -> int:
         transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
         event_timeout=EVENT_TIMEOUT if args.event_timeout is None else args.event_timeout / 1000,
-        unknown=args.unknown, motion=motion_of(args),
+        unknown=args.unknown, motion=motion,
         on_line=show if args.verbose else None, fps=args.fps, on_weights=vmc,
     ) as speaker:
         start[0] = speaker.clock.now()
