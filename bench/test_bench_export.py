@@ -27,10 +27,10 @@ def _listing(folder: Path, count: int) -> Path:
     return path
 
 
-def _run(listing: Path, jobs: int) -> float:
+def _run(listing: Path, jobs: int, *options: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lipsync", "export", "--batch", str(listing), "-j", str(jobs)],
-                   check=True, capture_output=True)
+    command = [sys.executable, "-m", "lipsync", "export", "--batch", str(listing), "-j", str(jobs), *options]
+    subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -47,3 +47,19 @@ def test_batch_lines_per_second(benchmark, figures, tmp_path, jobs):
     figures.add(f"export --batch, {count} one-sentence lines to VMD, {label}", rate, "lines/s")
     figures.add(f"export --batch per core, {label}", rate / used, "lines/s")
     del seconds
+
+
+def test_the_motion_rules_cost_no_export_speed(benchmark, figures, tmp_path):
+    """The same 200 lines on one process, with MMDAgent-EX's own rule (--no-coarticulation, what
+    every export did before the motion rules) and with lipsync's motion (the default)."""
+    listing = _listing(tmp_path, 200)
+    rates = {}
+    for label, options in (("MMDAgent-EX's rule", ("--no-coarticulation",)), ("lipsync's motion", ())):
+        seconds = min(_run(listing, 1, *options) for _ in range(3))
+        rates[label] = 200 / seconds
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    before = "export --batch, 200 lines to VMD, 1 process, MMDAgent-EX's rule (best of 3)"
+    figures.add(before, rates["MMDAgent-EX's rule"], "lines/s")
+    figures.add("export --batch, 200 lines to VMD, 1 process, lipsync's motion (best of 3)",
+                rates["lipsync's motion"], "lines/s", baseline=before, target="≥ 1/1.1 of the rule's rate",
+                check=lambda v, b: b is not None and v >= b / 1.1)

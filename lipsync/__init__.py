@@ -14,8 +14,11 @@ The data flows one way::
   as a source of speech (``lipsync.engines``); ``Speaker(tts=...)`` speaks text with it.
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
 - ``resolve(timeline, lipmap)``: every name one the map knows (aliases, or an error).
-- ``mouth_curves(timeline, lipmap)``: the per-morph weights MMDAgent-EX would draw;
-  ``lipsync.export`` writes them as VMD, Rhubarb cues, CSV/JSON (and labels), ``lipsync.plot`` draws them.
+- ``mouth_curves(timeline, lipmap, motion)``: the per-morph weights over time, by lipsync's rules
+  (``lipsync.motion``: closure on m/b/p, shapes a little ahead of their sound; ``Motion``: on or
+  off, intensity, gains), or as MMDAgent-EX draws them; ``lipsync.export`` writes them as VMD,
+  VRMA, Live2D motion3.json, Unity .anim and JSON, Godot .tres, Rhubarb cues, CSV/JSON (and
+  labels), ``lipsync.plot`` draws them.
 - ``Speaker``: play speech and send LIPSYNC_START when the sound really starts (TCP,
   WebSocket or stdout), LIPSYNC_STOP when it is cut short; or, with ``to=None``, call
   ``on_weights`` with the mouth weights in step with the audio. ``say()`` gives an
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lipsync.alignment.aligner import align
-    from lipsync.curves import MouthCurves, mouth_curves
+    from lipsync.curves import MouthCurves
     from lipsync.engines import open_engine
     from lipsync.errors import (
         AgentUnreachable,
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
     from lipsync.maps.lipmap import OPEN_JTALK_PHONEMES, LipMap, LipWarning
     from lipsync.maps.named import load_map
     from lipsync.maps.resolver import resolve
+    from lipsync.motion import Motion, mouth_curves
     from lipsync.sound import Audio
     from lipsync.speech.synthesis import synthesize
     from lipsync.timeline import Chunk, Phone, Timeline
@@ -74,7 +78,7 @@ _WHERE = {
     "SourceError": "errors", "SynthesisError": "errors", "TransportError": "errors",
     "ValueRefused": "errors", "EngineError": "errors", "EngineUnreachable": "errors",
     "UnknownSpeaker": "errors", "UntimedLabels": "errors",
-    "MouthCurves": "curves", "mouth_curves": "curves",
+    "MouthCurves": "curves", "Motion": "motion", "mouth_curves": "motion",
     "synthesize": "speech.synthesis",
     "open_engine": "engines",
     "read_labels": "labels",
@@ -114,6 +118,7 @@ __all__ = [
     "LipWarning",
     "LipsyncError",
     "MissingDependency",
+    "Motion",
     "MouthCurves",
     "NameRefused",
     "OPEN_JTALK_PHONEMES",

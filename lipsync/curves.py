@@ -1,6 +1,9 @@
-"""Mouth curves as MMDAgent-EX draws them (``LipSync::createMotion``), for any engine.
+"""Mouth curves (``MouthCurves``: 30 fps keys, linear between), and MMDAgent-EX's own motion.
 
-From a LIPSYNC sequence (whole milliseconds, as the agent receives them) to keys at 30 fps:
+lipsync's own motion, which every consumer gets, is ``lipsync.motion`` (it builds a
+``MouthCurves``); this module also reproduces MMDAgent-EX's ``LipSync::createMotion``
+(``agent_curves``), what the agent draws of a sequence it is sent. From a LIPSYNC sequence
+(whole milliseconds, as the agent receives them) to keys at 30 fps:
 
 - each phoneme lasts ``d = int(f + 0.5)`` frames, at least 1, where ``f = 0.03 * ms + carry``
   in float32 and ``carry = f - d`` goes on to the next;
@@ -14,8 +17,8 @@ over min(6 frames, the second keyframe's time), as the agent blends from the mod
 mouth (taken here as closed).
 
 A timeline that starts after 0 (labels whose first phoneme is at 0.5 s) keeps that offset:
-``sample()`` and ``keyframes()`` are on the audio's clock, so baked curves never lead the
-sound. ``at()`` and ``duration`` stay on the motion's own clock (0 = its LIPSYNC_START).
+``sample()`` and ``keyframes()`` are on the audio's clock. ``at()`` and ``duration`` stay on
+the motion's own clock (0 = its LIPSYNC_START).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["FPS", "Key", "MouthCurves", "motion_keys", "mouth_curves"]
+__all__ = ["FPS", "Key", "MouthCurves", "agent_curves", "motion_keys", "needed_keys"]
 
 #: MMDAgent-EX's motion frame rate.
 FPS = 30
@@ -89,62 +92,78 @@ def motion_keys(pairs: Sequence[tuple[str, int | float]], first_row: str) -> lis
 
 
 class MouthCurves:
-    """Per-morph keyframes of one lip-sync motion, and their values at any time.
+    """Per-morph keyframes of one mouth motion, and their values at any time.
 
-    ``at()`` and ``duration`` take seconds from the moment the motion starts (the
-    LIPSYNC_START); ``start`` is when that is on the audio's clock (the timeline's start),
-    and ``sample()``, ``keyframes()`` and ``end`` are on the audio's clock. Keyframes are
-    whole frames, so they shift by ``start`` rounded to the nearest frame (``start_frame``).
+    Keys are on a 30 fps grid: ``numbers`` are their frame numbers on the audio's clock
+    (frame ``k`` at ``k / 30`` s), ``frames`` the same on the motion's own clock (0 = the
+    timeline's start, ``start``). Weights are linear between keys; before the first and after
+    the last the mouth is at ``rest`` (zeros unless the map has a rest morph). ``at()`` and
+    ``duration`` take seconds on the motion's clock; ``sample()``, ``keyframes()`` and
+    ``end`` are on the audio's clock.
+
+    ``agent_curves`` builds MMDAgent-EX's motion (``keys`` holds its keys, ``blend`` the
+    frames over which it blends in from a closed mouth); ``lipsync.motion`` builds lipsync's
+    own (``simplify``: ``keyframes()`` leaves out keys that lie on the line between their
+    neighbours).
     """
 
-    def __init__(self, keys: list[Key], lipmap: LipMap, start: Fraction | float = 0) -> None:
+    def __init__(
+        self, frames: npt.ArrayLike, weights: npt.ArrayLike, morphs: tuple[str, ...],
+        start: Fraction | float = 0, *, numbers: npt.ArrayLike | None = None,
+        rest: Sequence[float] | None = None, blend: int = 0, keys: list[Key] | None = None,
+        simplify: bool = False,
+    ) -> None:
         import numpy as np
 
         self.start = float(start)
         self.start_frame = math.floor(Fraction(start) * FPS + Fraction(1, 2))
+        self.morphs = morphs
+        self.frames = np.asarray(frames, dtype=np.float64)
+        self.weights = np.asarray(weights, dtype=np.float64).reshape(len(self.frames), len(morphs))
+        self.numbers = (np.asarray(numbers, dtype=np.int64) if numbers is not None
+                        else self.frames.astype(np.int64) + self.start_frame)
+        self.rest = np.zeros(len(morphs)) if rest is None else np.asarray(rest, dtype=np.float64)
+        self.blend = blend
         self.keys = keys
-        self.morphs = lipmap.morphs
-        self.frames = np.array([k.frame for k in keys], dtype=np.float64)
-        rows = np.array([lipmap.weights(k.phoneme) for k in keys], dtype=np.float64)
-        self.weights = rows * np.array([k.rate for k in keys], dtype=np.float64)[:, None]
-        self.blend = min(_BLEND, keys[1].frame) if len(keys) > 1 else 0
+        self.simplify = simplify
 
     @property
     def duration(self) -> float:
-        """Seconds until the last (closing) keyframe."""
+        """Seconds from the motion's start until its last keyframe."""
         return float(self.frames[-1]) / FPS
 
     @property
     def end(self) -> float:
-        """Seconds on the audio's clock at the last (closing) keyframe."""
+        """Seconds on the audio's clock at the last keyframe."""
         return self.start + self.duration
 
     def keyframes(self) -> dict[str, list[tuple[int, float]]]:
-        """``{morph: [(frame, weight), ...]}`` at 30 fps on the audio's clock, one per key."""
-        shift = self.start_frame
-        return {
-            morph: [
-                (int(f) + shift, float(w)) for f, w in zip(self.frames, self.weights[:, i], strict=True)
-            ]
-            for i, morph in enumerate(self.morphs)
-        }
+        """``{morph: [(frame, weight), ...]}`` at 30 fps on the audio's clock."""
+        numbers = self.numbers.tolist()
+        result: dict[str, list[tuple[int, float]]] = {}
+        for i, morph in enumerate(self.morphs):
+            column = self.weights[:, i]
+            keep = needed_keys(self.numbers, column) if self.simplify else range(len(numbers))
+            result[morph] = [(numbers[k], float(column[k])) for k in keep]
+        return result
 
     def at(self, times: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Weights at ``times`` (seconds): shape ``(len(times), len(morphs))``."""
         import numpy as np
 
-        t = np.asarray(times, dtype=np.float64) * FPS
+        t = np.asarray(times, dtype=np.float64).ravel() * FPS
         out = np.empty((t.size, len(self.morphs)), dtype=np.float64)
         for i in range(len(self.morphs)):
-            out[:, i] = np.interp(t.ravel(), self.frames, self.weights[:, i], left=0.0, right=0.0)
+            rest = float(self.rest[i])
+            out[:, i] = np.interp(t, self.frames, self.weights[:, i], left=rest, right=rest)
         if self.blend:
-            out *= np.clip(t.ravel() / self.blend, 0.0, 1.0)[:, None]
+            out *= np.clip(t / self.blend, 0.0, 1.0)[:, None]
         return out
 
     def sample(self, fps: float = 60.0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Times from 0 to ``end`` at ``fps`` (the audio's clock), and the weights then.
 
-        Before ``start`` the mouth is at rest (weights 0).
+        Before ``start`` the mouth is at rest.
         """
         import numpy as np
 
@@ -160,13 +179,28 @@ class MouthCurves:
         return times, self.at(times - self.start)
 
 
-def mouth_curves(timeline: Timeline, lipmap: LipMap) -> MouthCurves:
-    """The curves MMDAgent-EX would draw for ``timeline`` sent as one LIPSYNC_START.
+def needed_keys(numbers: npt.NDArray[np.int64], column: npt.NDArray[np.float64]) -> list[int]:
+    """Indexes of the keys of one curve that are not on the line between their neighbours."""
+    import numpy as np
 
-    Names must already be in ``lipmap`` (see ``lipsync.resolve``): this draws, it does not
-    guess.
-    """
+    if len(column) <= 2:
+        return list(range(len(column)))
+    slopes = np.diff(column) / np.diff(numbers)
+    bends = np.abs(np.diff(slopes)) > 1e-9
+    return [0, *(np.flatnonzero(bends) + 1).tolist(), len(column) - 1]
+
+
+def agent_curves(timeline: Timeline, lipmap: LipMap) -> MouthCurves:
+    """The curves MMDAgent-EX draws for ``timeline`` sent as one LIPSYNC_START (its
+    ``createMotion``: see this module's docstring). Names must be in ``lipmap``."""
+    import numpy as np
+
     pairs = list(zip(timeline.names, timeline.milliseconds(), strict=True))
     for name, _ in pairs:
         lipmap.weights(name)  # refuses an unknown name
-    return MouthCurves(motion_keys(pairs, lipmap.phonemes[0]), lipmap, timeline.start)
+    keys = motion_keys(pairs, lipmap.phonemes[0])
+    frames = np.array([k.frame for k in keys], dtype=np.float64)
+    rows = np.array([lipmap.weights(k.phoneme) for k in keys], dtype=np.float64)
+    weights = rows * np.array([k.rate for k in keys], dtype=np.float64)[:, None]
+    blend = min(_BLEND, keys[1].frame) if len(keys) > 1 else 0
+    return MouthCurves(frames, weights, lipmap.morphs, timeline.start, blend=blend, keys=keys)

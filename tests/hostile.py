@@ -227,6 +227,18 @@ def cli_float_cases() -> list[Case]:
             cases.append(Case("command-line numbers", [*base, f"{option}={value}"]))
     for fps in ("0", "-1", "1001", "0.5"):
         cases.append(Case("command-line numbers", ["curves", "--sequence", "a,100", "--fps", fps]))
+    vrm = ["curves", "--sequence", "a,100", "--map", "vrm"]
+    for value in (*values, "3.5", "-0.1"):
+        cases.append(Case("command-line numbers", [*vrm, f"--intensity={value}"]))
+    for value in values:
+        cases.append(Case("command-line numbers", [*vrm, "--gain", f"aa={value}"]))
+    cases.append(Case("command-line numbers", [*vrm, "--gain", "aa=6"]))
+    cases.append(Case("command-line numbers", [*vrm, "--gain", "zz=1"]))
+    cases.append(Case("command-line numbers", [*vrm, "--gain", "aa"]))
+    cases.append(Case("command-line numbers", [*vrm, "--gains", "{dir}/g.txt"], files={"g.txt": b"aa nan\n"}))
+    cases.append(Case("command-line numbers", [*vrm, "--gains", "{dir}/g.txt"], files={"g.txt": b"\xff\xfe"}))
+    cases.append(Case("command-line numbers", [*vrm, "--gains", "{dir}/g.txt"], "ok",
+                      files={"g.txt": b"# calm\naa 0.5\n"}))
     return cases
 
 

@@ -67,15 +67,22 @@ def test_unknown_phoneme_stand_in_warns(capsys):
 
 
 def test_curves_json_csv_and_keyframes(capsys):
-    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--fps", "30")
+    # MMDAgent-EX's own rule, frame for frame (its numbers are in test_curves.py).
+    old = ("--no-coarticulation",)
+    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--fps", "30", *old)
     data = json.loads(out)
     assert code == 0 and data["morphs"] == ["あ", "い", "う", "お"] and len(data["times"]) == 40
     assert data["weights"]["あ"][24] == 0.5
-    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--output-format", "csv", "--fps", "30")
+    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--output-format", "csv", "--fps", "30", *old)
     lines = out.splitlines()
     assert lines[0] == "time,あ,い,う,お" and lines[25].startswith("0.800000,0.500000,")
-    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--keyframes")
+    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--keyframes", *old)
     assert json.loads(out)["keyframes"]["あ"][-1] == [39, 0.0]
+    # lipsync's motion (the default): the same length of speech, its own keys.
+    code, out, _ = run(capsys, "curves", "--sequence", EXAMPLE, "--fps", "30")
+    motion = json.loads(out)
+    assert code == 0 and motion["morphs"] == data["morphs"] and motion["times"][-1] < data["times"][-1]
+    assert motion["weights"] != data["weights"] and max(motion["weights"]["あ"]) == 0.5
 
 
 def test_curves_of_labels_with_a_label_format(capsys):

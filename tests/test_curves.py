@@ -1,12 +1,12 @@
-"""Mouth curves: MMDAgent-EX's createMotion, frame for frame."""
+"""Mouth curves as MMDAgent-EX draws them (createMotion, frame for frame), and the curve type."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lipsync import LipMap, Timeline, ValueRefused, load_map, mouth_curves
-from lipsync.curves import FPS, motion_keys
+from lipsync import LipMap, Timeline, ValueRefused, load_map
+from lipsync.curves import FPS, agent_curves, motion_keys
 
 EXAMPLE = "sil,187,k,75,o,75,N,75,n,75,i,62,ch,75,i,87,w,100,a,87,sil,212"
 
@@ -24,7 +24,7 @@ def _phoneme_frames(keys):
 
 def test_worked_example_key_lengths_and_last_keyframe():
     timeline = Timeline.from_sequence(EXAMPLE)
-    curves = mouth_curves(timeline, load_map())
+    curves = agent_curves(timeline, load_map())
     assert _phoneme_frames(curves.keys) == [6, 2, 2, 2, 3, 1, 3, 2, 3, 3, 12]
     assert curves.keys[-1].frame == 39 and curves.keys[-1].rate == 0.0
     assert curves.keys[-1].phoneme == "A"  # the closing key uses row 0
@@ -32,7 +32,7 @@ def test_worked_example_key_lengths_and_last_keyframe():
 
 
 def test_keyframe_weights_are_map_weight_times_rate():
-    curves = mouth_curves(Timeline.from_sequence(EXAMPLE), load_map())
+    curves = agent_curves(Timeline.from_sequence(EXAMPLE), load_map())
     a = dict(curves.keyframes()["あ"])
     assert a[24] == pytest.approx(0.5)  # 'a' at full rate
     assert a[25] == pytest.approx(0.4)  # its 2-frame tail at 0.8
@@ -40,7 +40,7 @@ def test_keyframe_weights_are_map_weight_times_rate():
 
 
 def test_weights_between_keyframes_are_linear_and_blend_in():
-    curves = mouth_curves(Timeline.from_sequence(EXAMPLE), load_map())
+    curves = agent_curves(Timeline.from_sequence(EXAMPLE), load_map())
     halfway = curves.at([24.5 / FPS])[0, 0]
     assert halfway == pytest.approx(0.45)
     assert curves.at([0.0])[0].tolist() == [0.0, 0.0, 0.0, 0.0]
@@ -55,7 +55,7 @@ def test_float32_carry_like_the_agent():
 
 
 def test_sampling_covers_the_motion():
-    curves = mouth_curves(Timeline.from_sequence(EXAMPLE), load_map())
+    curves = agent_curves(Timeline.from_sequence(EXAMPLE), load_map())
     times, weights = curves.sample(60)
     assert times[0] == 0 and times[-1] == pytest.approx(39 / 30)
     assert weights.shape == (len(times), 4)
@@ -64,11 +64,11 @@ def test_sampling_covers_the_motion():
 
 def test_unknown_names_are_not_drawn():
     with pytest.raises(ValueRefused, match="'zz'"):
-        mouth_curves(Timeline.from_sequence("sil,100,zz,100"), load_map())
+        agent_curves(Timeline.from_sequence("sil,100,zz,100"), load_map())
 
 
 def test_other_maps_move_other_morphs():
     lipmap = LipMap.parse("2 x y\n2\nsil 0 0\na 0.2 0.9\n")
-    curves = mouth_curves(Timeline.from_sequence("sil,100,a,300"), lipmap)
+    curves = agent_curves(Timeline.from_sequence("sil,100,a,300"), lipmap)
     assert curves.morphs == ("x", "y")
     assert max(w for _, w in curves.keyframes()["y"]) == pytest.approx(0.9)

@@ -21,25 +21,28 @@ from lipsync.live.audio.null import NullOutput
 from lipsync.live.clock import VirtualClock
 from lipsync.live.speaker import Speaker
 from lipsync.live.transport import MemoryTransport
+from lipsync.motion import Motion
 from lipsync.timeline import Timeline
 
 LONG = "今日は晴れです。明日は雨が降るでしょう。傘を持って行きましょう！それでは、また明日。"
 
 
-def rig(tts: object = None) -> tuple[NullOutput, MemoryTransport, Speaker]:
+def rig(tts: object = None, motion: Motion | None = None) -> tuple[NullOutput, MemoryTransport, Speaker]:
     clock = VirtualClock()
     output = NullOutput(clock=clock)
     agent = MemoryTransport(clock=clock)
-    return output, agent, Speaker(agent, "gene", audio=output, clock=clock, sync="clock", tts=tts)  # type: ignore[arg-type]
+    return output, agent, Speaker(agent, "gene", audio=output, clock=clock, sync="clock", tts=tts,  # type: ignore[arg-type]
+                                  motion=motion)
 
 
 def sequences(agent: MemoryTransport) -> list[Timeline]:
     return [Timeline.from_sequence(line.split("|")[2].strip()) for line in agent.lines]
 
 
-def test_a_long_text_starts_lips_on_every_sentence_with_its_querys_timing():
+@pytest.mark.parametrize("coarticulation", [False, True])
+def test_a_long_text_starts_lips_on_every_sentence_with_its_querys_timing(coarticulation: bool):
     with VoicevoxFake() as fake:
-        _, agent, speaker = rig(open_engine(fake.url, speaker=3))
+        _, agent, speaker = rig(open_engine(fake.url, speaker=3), Motion(coarticulation=coarticulation))
         with speaker:
             utterance = speaker.say(LONG)
             assert utterance.wait(60)
@@ -47,10 +50,18 @@ def test_a_long_text_starts_lips_on_every_sentence_with_its_querys_timing():
     assert len(queries) == 4 == len(agent.lines)  # a START per sentence
     for sent, query in zip(sequences(agent), queries, strict=True):
         assert sent.names == query.names
-        # Exact to the millisecond rounding of the line; a piece's leading silence may be
-        # shortened by what the player already waited for it (the engine answers in real time).
-        assert sent.to_sequence().split(",", 2)[2] == query.to_sequence().split(",", 2)[2]
         assert sent.durations[0] <= query.durations[0]
+        if not coarticulation:
+            # Exact to the millisecond rounding of the line; a piece's leading silence may be
+            # shortened by what the player already waited for it (the engine answers in real time).
+            assert sent.to_sequence().split(",", 2)[2] == query.to_sequence().split(",", 2)[2]
+        else:
+            # Shaped so the agent's own motion shuts the lips on m/b/p: each boundary stays within
+            # a frame of the query's (30 fps), and the sentence ends where the query's does.
+            drift = sent.durations[0] - query.durations[0]
+            for a, b in zip(sent, query, strict=True):
+                assert abs(float(a.start - drift - b.start)) <= 1 / 30 + 0.001
+            assert abs(float(sent.duration - drift - query.duration)) <= 0.001
 
 
 def test_the_first_sound_waits_for_the_first_piece_only():

@@ -24,6 +24,7 @@ EXPECTED_MORPHS = {
     "vrm0": ("A", "I", "U", "E", "O"),
     "live2d": ("ParamMouthOpenY", "ParamMouthForm", "-ParamMouthForm"),
     "oculus": tuple("sil PP FF TH DD kk CH SS nn RR aa E ih oh ou".split()),
+    "rpm": tuple(f"viseme_{v}" for v in "sil PP FF TH DD kk CH SS nn RR aa E I O U".split()),
     "rhubarb": tuple("ABCDEFGHX"),
 }
 # ARKit's 52 blend shape locations that move the mouth or jaw (ARFaceAnchor.BlendShapeLocation).

@@ -18,11 +18,13 @@ from serveclient import client, serving
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from lipsync.curves import agent_curves
 from lipsync.live.clock import VirtualClock
 from lipsync.live.speaker import Speaker
 from lipsync.maps.named import MAP_NAMES, load_map
+from lipsync.motion import Motion, mouth_curves
+from lipsync.motion.shape import VOWEL_SHAPES, mouth_shares
 from lipsync.serve.server import Server
-from lipsync.serve.shape import VOWEL_SHAPES, mouth_shares
 from lipsync.sound import Audio
 from lipsync.speech.pieces import speech_pieces
 from lipsync.speech.synthesis import synthesize
@@ -64,6 +66,38 @@ def test_a_named_map_gives_its_own_morphs(name: str) -> None:
     assert times == pytest.approx([n / 30 for n in range(len(times))], abs=1e-6)
     assert speech["morphs"] == list(lipmap.morphs) and set(speech["keyframes"]) == set(lipmap.morphs)
     assert set(speech["shape"]) == set(lipmap.morphs)
+
+
+def test_intensity_gains_and_coarticulation_shape_a_say_s_frames_and_keyframes() -> None:
+    lipmap = load_map("vrm")
+    timeline = Timeline.from_sequence("sil,100,m,60,a,150,sil,100")
+    wav = base64.b64encode(_wav(timeline)).decode()
+    labels = "".join(f"{float(p.start):.3f} {float(p.end):.3f} {p.name}\n" for p in timeline)
+    with serving(quick()) as server, client(server) as c:
+        c.send({"type": "say", "id": "a", "wav": wav, "labels": labels, "map": "vrm", "fps": 30,
+                "intensity": 0.5, "gains": {"aa": 2.0}})
+        frames = [m for m in c.ended("a") if m["type"] == "frame"]
+        c.send({"type": "say", "id": "b", "wav": wav, "labels": labels, "map": "vrm", "audio": "client",
+                "coarticulation": False})
+        (speech,) = [m for m in c.ended("b") if m["type"] == "speech"]
+    curves = mouth_curves(timeline, lipmap, Motion.of(intensity=0.5, gains={"aa": 2.0}))
+    got = np.array([[f["weights"][m] for m in lipmap.morphs] for f in frames])
+    assert got == pytest.approx(curves.at([f["t"] for f in frames]), abs=1e-4)
+    plain = agent_curves(timeline, lipmap).keyframes()["aa"]
+    assert speech["keyframes"]["aa"] == [[round(f / 30, 6), round(w, 4)] for f, w in plain]
+
+
+def _wav(timeline: Timeline) -> bytes:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\0\0" * round(float(timeline.duration) * 16000))
+    return buffer.getvalue()
 
 
 def test_mouth_shares_give_each_named_map_the_reference_vowels() -> None:
@@ -153,6 +187,10 @@ def test_wav_with_its_text_is_aligned_where_align_is_installed() -> None:
     ('{"type": "say", "id": "x", "text": "あ", "map": "/nonexistent/lip.txt"}', "bad_map"),
     ('{"type": "say", "id": "x", "text": "   "}', "bad_speech"),
     ('{"type": "say", "id": "bad id!", "text": "あ"}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "intensity": 4}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "gains": {"zz": 1}}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "gains": {"あ": -1}}', "bad_message"),
+    ('{"type": "say", "id": "x", "text": "あ", "coarticulation": 1}', "bad_message"),
 ])
 def test_malformed_requests_get_an_error_and_the_connection_stays_open(frame: str | bytes, code: str) -> None:
     with serving(quick()) as server, client(server) as c:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import Progress, long_text_note
-from lipsync.cli.speech import add_source_arguments
+from lipsync.cli.speech import add_motion_arguments, add_source_arguments, motion_of
 from lipsync.export import FORMATS
 
 if TYPE_CHECKING:
@@ -31,7 +31,18 @@ def _template(args: argparse.Namespace, output: Path) -> ExportJob:
         format=args.to_format, map=args.map, fps=args.fps, label_format=args.label_format,
         tier=args.tier, voice=args.voice, speed=args.speed, unknown=args.unknown, model=args.vmd_model,
         tts=args.tts, tts_voice=tts_voice,
+        motion=motion_of(args), mesh_path=args.mesh_path, renames=_renames(args.rename),
     )
+
+
+def _renames(given: list[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in given:
+        old, equals, new = item.partition("=")
+        if not equals or not old or not new:
+            raise UsageError(f"--rename {item[:40]!r}: expected MORPH=NAME, e.g. --rename aa=Fcl_MTH_A")
+        pairs.append((old, new))
+    return tuple(pairs)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -95,16 +106,23 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "export", help="write speech as VMD, Rhubarb, curves or label files",
         description="Write the mouth motion of speech (text, labels, a sequence, or audio with its "
         "text) as a file other tools read: " + ", ".join(FORMATS) + ". The format follows OUT's "
-        "extension (.vmd, .json = curves-json, .csv, .tsv = rhubarb-tsv, .lab, .TextGrid, "
-        ".txt = audacity) unless --to-format is given. Without --map, VMD uses the mmd map, the "
-        "Rhubarb formats the rhubarb map, the others mmdagent.",
+        "extension (.vmd, .vrma, .motion3.json, .anim = unity-anim, .tres = godot-tres, .unity.json, "
+        ".json = curves-json, .csv, .tsv = rhubarb-tsv, .lab, .TextGrid, .txt = audacity) unless "
+        "--to-format is given. Without --map: VMD uses the mmd map, .vrma vrm, .motion3.json "
+        "live2d, .anim, .tres and .unity.json rpm, the Rhubarb formats rhubarb, the others mmdagent.",
     )
     add_source_arguments(p)
+    add_motion_arguments(p)
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help="the file to write (atomically)")
     p.add_argument("--to-format", choices=FORMATS, metavar="F", help="one of: " + ", ".join(FORMATS))
     p.add_argument("--fps", type=finite_float(1, 1000), default=60.0,
                    help="curves samples per second (default 60)")
     p.add_argument("--vmd-model", default="", metavar="NAME", help="model name in the VMD header")
+    p.add_argument("--mesh-path", metavar="PATH",
+                   help="the face mesh's path from the animated root, for .anim and .tres "
+                   "(default Wolf3D_Head, a Ready Player Me avatar's)")
+    p.add_argument("--rename", action="append", default=[], metavar="MORPH=NAME",
+                   help="write a morph under the model's own name for it (repeatable), e.g. aa=Fcl_MTH_A")
     p.add_argument("--batch", type=Path, metavar="LIST.tsv",
                    help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT")
     p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",

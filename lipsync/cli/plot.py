@@ -8,7 +8,7 @@ from pathlib import Path
 from lipsync._atomic import write_atomic
 from lipsync.cli.io import UsageError, err, out
 from lipsync.cli.progress import LONG_TEXT, Progress
-from lipsync.cli.speech import add_source_arguments, load_speech
+from lipsync.cli.speech import add_motion_arguments, add_source_arguments, load_speech, motion_of
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -39,9 +39,9 @@ def speak(text: str, args: argparse.Namespace) -> tuple[Audio, Timeline]:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from lipsync.curves import mouth_curves
     from lipsync.maps.named import load_map
     from lipsync.maps.resolver import resolve
+    from lipsync.motion import mouth_curves
     from lipsync.plot import PLOT_FORMATS, render
 
     if args.output is None:
@@ -61,7 +61,16 @@ def _plot(args: argparse.Namespace) -> int:
         timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
         for warning in warnings:
             err(f"lipsync: warning: {warning}")
-    data = render(timeline, mouth_curves(timeline, lipmap), audio, format=fmt, title=args.title)
+    motion = motion_of(args)
+    if args.agent:
+        from lipsync.curves import agent_curves
+        from lipsync.motion.agent import agent_sequence
+
+        sent = agent_sequence(timeline, lipmap) if motion.coarticulation else timeline.to_sequence()
+        curves = agent_curves(Timeline.from_sequence(sent).shifted(timeline.start), lipmap)
+    else:
+        curves = mouth_curves(timeline, lipmap, motion)
+    data = render(timeline, curves, audio, format=fmt, title=args.title)
     write_atomic(args.output, data)
     out(f"{args.output}: {fmt}, {len(data)} bytes")
     return 0
@@ -71,9 +80,14 @@ def add_plot_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     p = commands.add_parser(
         "plot", help="draw the waveform, phoneme spans and mouth curves (PNG or SVG)",
         description="Draw speech on one time axis: the waveform with its phoneme spans, and each "
-        "morph's weight as MMDAgent-EX draws it. Needs matplotlib: pip install 'lipsync-ja[plot]'.",
+        "morph's weight (lipsync's motion; --no-coarticulation: MMDAgent-EX's own; --agent: what "
+        "MMDAgent-EX draws of the sequence lipsync sends it). Needs matplotlib: "
+        "pip install 'lipsync-ja[plot]'.",
     )
     add_source_arguments(p)
+    add_motion_arguments(p)
+    p.add_argument("--agent", action="store_true",
+                   help="draw MMDAgent-EX's own motion of what lipsync sends it")
     p.add_argument("-o", "--output", type=Path, metavar="FILE.png|svg", help="the picture to write")
     p.add_argument("--title", metavar="TEXT", help="a title above the picture")
     p.set_defaults(handler=_plot)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from lipsync.cli.io import UsageError, err, finite_float
 from lipsync.cli.signals import install
-from lipsync.cli.speech import add_source_arguments, engine_from, load_speech
+from lipsync.cli.speech import add_motion_arguments, add_source_arguments, engine_from, load_speech, motion_of
 from lipsync.errors import AgentUnreachable, ValueRefused
 from lipsync.live.audio import OUTPUTS
 from lipsync.live.transport import DEFAULT_URL, open_transport
@@ -81,6 +81,10 @@ def _say(args: argparse.Namespace) -> int:
         audio, timeline = None, None  # synthesised as it plays, piece by piece
     # A bad --to is refused before anything opens. VMC is no agent: it takes the mouth weights.
     vmc = VmcSender(args.to) if is_vmc_url(args.to) else None
+    motion = motion_of(args)
+    if vmc is None and motion.scaled:
+        err("lipsync: warning: --intensity and --gain scale the curves engines get (VMC, files, serve); "
+            "MMDAgent-EX draws its own lip.txt (scale its rows with 'lipsync map set')")
     transport = None if vmc is not None else open_transport(args.to, wait=args.wait,
                                                             any_client=args.any_client, model=alias)
     if engine is not None:
@@ -95,7 +99,7 @@ def _say(args: argparse.Namespace) -> int:
         transport, alias, audio=args.audio, lipmap=lipmap, voice=args.voice, speed=args.speed,
         half_tone=args.half_tone, latency=args.latency / 1000, sync=args.sync,
         event_timeout=EVENT_TIMEOUT if args.event_timeout is None else args.event_timeout / 1000,
-        unknown=args.unknown,
+        unknown=args.unknown, motion=motion,
         on_line=show if args.verbose else None, fps=args.fps, on_weights=vmc, tts=engine,
     ) as speaker:
         start[0] = speaker.clock.now()
@@ -131,6 +135,7 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "3 agent unreachable, 130 interrupted (after the STOP was sent).",
     )
     add_source_arguments(p)
+    add_motion_arguments(p)
     p.add_argument("--model", metavar="ALIAS",
                    help="the name the agent loaded the model under (MODEL_ADD|ALIAS|... in its .fst; "
                    f"'gene' in MMDAgent-EX's sample); --to stdout prints '{STDOUT_ALIAS}' if none is given")

@@ -36,9 +36,17 @@ def server_url(url: str) -> str:
 
 def say_request(args: argparse.Namespace) -> dict[str, Any]:
     """The ``say`` message for the running server: the text (and its engine), or audio and its timing."""
+    from lipsync.cli.speech import motion_of
     from lipsync.timeline import Timeline
 
     request: dict[str, Any] = {"type": "say", "id": "cli", "audio": "local"}
+    motion = motion_of(args)
+    if not motion.coarticulation:
+        request["coarticulation"] = False
+    if motion.intensity != 1.0:
+        request["intensity"] = motion.intensity
+    if motion.gains:
+        request["gains"] = dict(motion.gains)
     if args.map is not None:
         from lipsync.maps.named import MAP_NAMES
 

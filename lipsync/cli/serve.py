@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from lipsync.cli.io import err
-from lipsync.cli.speech import add_engine_arguments
+from lipsync.cli.speech import add_engine_arguments, add_motion_arguments
 from lipsync.errors import ValueRefused
 from lipsync.live.audio import OUTPUTS
 from lipsync.maps.named import load_map
@@ -17,7 +17,7 @@ __all__ = ["add_serve_command"]
 
 def _serve(args: argparse.Namespace) -> int:
     from lipsync.cli.signals import interrupt
-    from lipsync.cli.speech import engine_from
+    from lipsync.cli.speech import engine_from, motion_of
     from lipsync.live.speaker import Speaker
     from lipsync.live.transport import open_transport
     from lipsync.live.transport.vmc import VmcSender, is_vmc_url
@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         with Speaker(transport, args.model if transport is not None else None, audio=args.audio,
                      lipmap=lipmap, voice=args.voice, latency=args.latency / 1000, sync=args.sync,
-                     unknown=args.unknown, fps=args.fps, tts=engine) as speaker:
+                     unknown=args.unknown, fps=args.fps, tts=engine, motion=motion_of(args)) as speaker:
             server = Server(speaker, host=args.host, port=args.port, on_weights=vmc)
             server.start()
             try:
@@ -72,6 +72,7 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                    help="the default lip map: a named map (vrm0 for VSeeFace over VMC) or a file")
     p.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     p.add_argument("--unknown", metavar="PHONEME", help="draw phonemes a map lacks as this one")
+    add_motion_arguments(p)
     p.add_argument("--fps", type=float, default=60.0,
                    help="frames a second when a say names none (and for VMC; default 60)")
     p.add_argument("--latency", type=float, default=0.0, metavar="MS", help="shift each START by this much")

@@ -15,12 +15,13 @@ from lipsync.labels import FORMATS
 if TYPE_CHECKING:  # loaded when a command runs, not to build the parser
     from lipsync.engines.base import Engine, EngineVoice
     from lipsync.maps.lipmap import LipMap
+    from lipsync.motion.settings import Motion
     from lipsync.sound import Audio
     from lipsync.timeline import Timeline
 
 __all__ = [
-    "add_engine_arguments", "add_source_arguments", "add_speech_commands", "engine_from", "engine_said",
-    "engine_voice", "load_speech",
+    "add_engine_arguments", "add_motion_arguments", "add_source_arguments", "add_speech_commands",
+    "engine_from", "engine_said", "engine_voice", "load_speech", "motion_of",
 ]
 
 #: The engine settings' options, their EngineVoice names, and their ranges.
@@ -126,6 +127,33 @@ def engine_from(args: argparse.Namespace) -> Engine | None:
     from lipsync.engines import open_engine
 
     return open_engine(args.tts, voice)
+
+
+def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the mouth moves: lipsync's rules or MMDAgent-EX's own, how big, per-morph gains."""
+    parser.add_argument("--no-coarticulation", dest="coarticulation", action="store_false",
+                        help="MMDAgent-EX's own motion (the old curves; the agent gets the plain "
+                        "sequence): no closure on m/b/p, no look-ahead")
+    parser.add_argument("--intensity", type=finite_float(0, 3), default=1.0, metavar="X",
+                        help="scale every mouth weight, 0 to 3 (default 1; engines and files, not "
+                        "MMDAgent-EX, which draws its own lip.txt)")
+    parser.add_argument("--gain", action="append", default=[], metavar="MORPH=X",
+                        help="scale one morph (repeatable), e.g. --gain aa=0.8")
+    parser.add_argument("--gains", type=Path, metavar="FILE",
+                        help="a file of MORPH GAIN lines (# comments); --gain overrides it")
+
+
+def motion_of(args: argparse.Namespace) -> Motion:
+    """The ``Motion`` the command line asks for."""
+    from lipsync.motion.settings import Motion, parse_gains, read_gains
+
+    gains = dict(read_gains(args.gains)) if args.gains is not None else {}
+    for given in args.gain:
+        name, equals, value = given.partition("=")
+        if not equals:
+            raise UsageError(f"--gain {given[:40]!r}: expected MORPH=X, e.g. --gain aa=0.8")
+        gains.update(parse_gains(f"{name} {value}", "--gain"))
+    return Motion.of(coarticulation=args.coarticulation, intensity=args.intensity, gains=gains)
 
 
 def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
@@ -250,13 +278,23 @@ def _timeline(args: argparse.Namespace) -> int:
 
 
 def _curves(args: argparse.Namespace) -> int:
-    from lipsync.curves import mouth_curves
     from lipsync.export.curves import curves_csv, curves_json, keyframes_json
+    from lipsync.motion import mouth_curves
 
     _, timeline, lipmap = load_speech(args, need_audio=False)
-    curves = mouth_curves(timeline, lipmap)
+    motion = motion_of(args)
+    sequence = None
+    if args.agent:
+        from lipsync.curves import agent_curves
+        from lipsync.motion.agent import agent_sequence
+        from lipsync.timeline import Timeline
+
+        sequence = agent_sequence(timeline, lipmap) if motion.coarticulation else timeline.to_sequence()
+        curves = agent_curves(Timeline.from_sequence(sequence).shifted(timeline.start), lipmap)
+    else:
+        curves = mouth_curves(timeline, lipmap, motion)
     if args.keyframes:
-        text = keyframes_json(curves)
+        text = keyframes_json(curves, sequence)
     else:
         kind = args.output_format
         if kind is None:
@@ -283,14 +321,20 @@ def add_speech_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     p.set_defaults(handler=_timeline)
 
     p = commands.add_parser(
-        "curves", help="print per-morph mouth weights over time, as MMDAgent-EX draws them",
-        description="Print the mouth curves MMDAgent-EX would draw, for engines without it.",
+        "curves", help="print per-morph mouth weights over time (lipsync's motion, or the agent's)",
+        description="Print the mouth curves of speech for engines: by lipsync's rules (closure on "
+        "m/b/p, shapes a little ahead of their sound), or with --no-coarticulation as MMDAgent-EX "
+        "draws them. --agent: the motion MMDAgent-EX draws of the sequence lipsync sends it.",
     )
     add_source_arguments(p)
+    add_motion_arguments(p)
+    p.add_argument("--agent", action="store_true",
+                   help="MMDAgent-EX's own motion of what lipsync sends it as one START (with "
+                   "--keyframes, the sequence too)")
     p.add_argument("--fps", type=finite_float(1, 1000), default=60.0,
                    help="samples per second, 1 to 1000 (default 60)")
     p.add_argument("--output-format", dest="output_format", choices=("json", "csv"),
                    help="json or csv (default: by the -o extension, else json)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here instead of printing")
-    p.add_argument("--keyframes", action="store_true", help="print the raw 30 fps keyframes")
+    p.add_argument("--keyframes", action="store_true", help="print the 30 fps keyframes")
     p.set_defaults(handler=_curves)

@@ -28,7 +28,7 @@ from lipsync.errors import ValueRefused
 if TYPE_CHECKING:
     from lipsync.engines.base import Engine, EngineVoice
 
-__all__ = ["SCHEMES", "is_engine_url", "open_engine"]
+__all__ = ["SCHEMES", "engine_of", "is_engine_url", "open_engine"]
 
 #: Each URL scheme's engine: (module, class).
 SCHEMES = {
@@ -73,3 +73,8 @@ def open_engine(
     engine: Engine = cls(host, port or cls.default_port, match["prefix"] or "",
                          voice if voice is not None else EngineVoice(**settings), timeout=timeout)
     return engine
+
+
+def engine_of(tts: Engine | str | None) -> Engine | None:
+    """The engine ``tts`` names (a URL: its first speaker), or ``tts`` itself."""
+    return open_engine(tts) if isinstance(tts, str) else tts

@@ -12,13 +12,16 @@ import io
 import json
 from typing import TYPE_CHECKING
 
-from lipsync.curves import FPS, MouthCurves
+from lipsync.curves import FPS, MouthCurves, needed_keys
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["curves_csv", "curves_json", "keyframes_json", "signed_columns"]
+__all__ = ["Track", "curves_csv", "curves_json", "keyframes_json", "signed_columns", "tracks", "unity_json"]
+
+#: One morph's keyframes: its name and ``(seconds on the audio's clock, weight)`` points.
+Track = tuple[str, list[tuple[float, float]]]
 
 
 def signed_columns(
@@ -64,9 +67,49 @@ def curves_json(curves: MouthCurves, fps: float) -> str:
     }, ensure_ascii=False) + "\n"
 
 
-def keyframes_json(curves: MouthCurves) -> str:
-    """``{"fps": 30, "start_frame", "morphs", "keyframes": {morph: [[frame, weight], ...]}}``."""
-    return json.dumps({
+def keyframes_json(curves: MouthCurves, sequence: str | None = None) -> str:
+    """``{"fps": 30, "start_frame", "morphs", "keyframes": {morph: [[frame, weight], ...]}}``,
+    and the LIPSYNC ``sequence`` the curves were drawn from, when given."""
+    data: dict[str, object] = {
         "fps": FPS, "start_frame": curves.start_frame, "morphs": list(curves.morphs),
         "keyframes": curves.keyframes(),
-    }, ensure_ascii=False) + "\n"
+    }
+    if sequence is not None:
+        data["sequence"] = sequence
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def tracks(curves: MouthCurves, *, signed: bool = False, from_zero: bool = False) -> list[Track]:
+    """Each morph's keyframes, linear in between (the 30 fps keys, those on a line left out).
+
+    ``signed`` joins ``-X`` columns into ``X`` (``signed_columns``); ``from_zero`` starts every
+    track at 0 s (with the rest weight) when its first key is later, for players that hold a
+    track's first value back to its first key only from 0.
+    """
+    names, weights = signed_columns(curves.morphs, curves.weights) if signed else (
+        list(curves.morphs), curves.weights)
+    numbers = curves.numbers
+    result: list[Track] = []
+    for i, name in enumerate(names):
+        column = weights[:, i]
+        points = [(int(numbers[k]) / FPS, float(column[k]) + 0.0) for k in needed_keys(numbers, column)]
+        if from_zero and points[0][0] > 0:
+            points.insert(0, (0.0, points[0][1]))
+        result.append((name, points))
+    return result
+
+
+def unity_json(curves: MouthCurves, fps: float) -> str:
+    """Weights at ``fps`` as Unity's ``JsonUtility`` reads them: an object of arrays of objects.
+
+    ``{"version": 1, "fps", "duration", "morphs": [...], "frames": [{"time", "weights": [...]}]}``,
+    ``weights[i]`` belonging to ``morphs[i]`` (JsonUtility reads no dictionaries and no nested
+    arrays, so each frame is an object).
+    """
+    times, weights = curves.sample(fps)
+    names, weights = signed_columns(curves.morphs, weights)
+    frames = [{"time": t, "weights": row} for t, row in
+              zip(times.round(6).tolist(), (weights.round(6) + 0.0).tolist(), strict=True)]
+    return json.dumps({
+        "version": 1, "fps": fps, "duration": round(float(times[-1]), 6), "morphs": names, "frames": frames,
+    }, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -9,13 +9,14 @@ same, at about 1/16 of the cost).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
 from lipsync.errors import UntimedLabels, ValueRefused
 from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS, export_bytes, format_for
+from lipsync.motion.settings import Motion
 from lipsync.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ class ExportJob:
     model: str = ""
     tts: str | None = None
     tts_voice: EngineVoice | None = None
+    motion: Motion = field(default_factory=Motion)
+    #: The face mesh's path from the animated root (.anim, .tres); None: the format's default.
+    mesh_path: str | None = None
+    #: ``(morph, name)``: write a morph under the model's own name for it.
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def target_format(self) -> str:
@@ -120,6 +126,8 @@ def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path
             data = export_bytes(
                 timeline, fmt, lipmap, fps=job.fps, duration=duration,
                 sound_file=str(job.wav) if job.wav is not None else "", model=job.model,
+                motion=job.motion, name=job.output.name.split(".")[0] or "mouth", mesh_path=job.mesh_path,
+                renames=job.renames,
             )
         except ValueRefused as exc:  # name the file it was for
             raise ValueRefused(f"{job.output}: {exc}") from exc

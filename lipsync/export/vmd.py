@@ -6,8 +6,9 @@ bone keyframe count of 0, the morph keyframe count and one 23-byte record per ke
 (morph name in 15 bytes of Shift_JIS, frame as uint32, weight as float32), then camera,
 light and self-shadow counts of 0.
 
-The keyframes are exactly ``MouthCurves.keyframes()`` (``lipsync curves --keyframes``), so
-MMD plays the motion MMDAgent-EX would draw, at 30 frames per second.
+The keyframes are exactly ``MouthCurves.keyframes()`` (``lipsync curves --keyframes``): MMD
+interpolates morph keys linearly, as the curves do, so it plays the same motion as every
+other consumer, at 30 frames per second.
 """
 
 from __future__ import annotations

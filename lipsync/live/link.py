@@ -52,6 +52,7 @@ class AgentLink:
         self, transport: Transport | None, alias: str | None, *, sync: str, clock: Clock,
         lock: threading.RLock, latency: float, event_timeout: float, warn: Callable[[str], None],
         call: Callable[..., None], on_line: Call | None, on_event: Call | None,
+        sequence: Callable[[Timeline], str] = Timeline.to_sequence,
     ) -> None:
         self.transport = transport
         self.alias = alias
@@ -76,6 +77,8 @@ class AgentLink:
         self._call = call
         self._on_line = on_line
         self._on_event = on_event
+        #: What a START carries for a timeline (``Speaker`` shapes it for the agent's lips).
+        self.sequence = sequence
         self._warned: set[str] = set()
 
     @property
@@ -87,6 +90,14 @@ class AgentLink:
     def event_delay(self) -> float | None:
         with self.lock:
             return self.answers.delay
+
+    def reached(self, timeout: float = 0.0) -> bool | None:
+        """Whether a START is known to have reached the agent (its bus copy came back, or an
+        event), waiting up to ``timeout`` for it; None if the transport cannot tell (stdout,
+        none) or no START was sent."""
+        if self.transport is None or not self.transport.echoes or self.starts_tried == 0:
+            return None
+        return self.clock.wait(self.delivered, self.clock.now() + timeout)
 
     def lead(self) -> float:
         """How far ahead of its first sample a START leaves: the agent's measured delay."""
@@ -188,7 +199,7 @@ class AgentLink:
                 return
             rest = self.lips.rest(began, self.clock.now(), self.answers.lead(self.sync), self.latency)
             if rest is not None:
-                self.send(start_line(alias, rest.to_sequence()))
+                self.send(start_line(alias, self.sequence(rest)))
 
     # -- silence --------------------------------------------------------------------------------
 

@@ -23,9 +23,10 @@ from lipsync.errors import ValueRefused
 from lipsync.live.link import POLL
 from lipsync.live.schedule import Action, Schedule, shorten_pause
 from lipsync.maps.resolver import resolve
+from lipsync.motion.settings import Motion
 from lipsync.sound import Audio
 from lipsync.speech.pieces import Piece
-from lipsync.timeline import PAUSES, Timeline
+from lipsync.timeline import PAUSES, Chunk, Timeline
 
 if TYPE_CHECKING:
     from lipsync.curves import MouthCurves
@@ -90,6 +91,8 @@ class Job:
     voice: Any
     speed: float
     half_tone: float
+    #: How the mouth moves: the on_weights curves, and whether the agent's sequences are shaped.
+    motion: Motion
     #: The TTS engine that speaks its text (None: Open JTalk).
     tts: Engine | None = None
     #: Set when the utterance is stopped, or ends early (an error).
@@ -276,7 +279,7 @@ class Run:
             waited = self.output.position() - max(schedule.end, self.output.end())
             audio, timeline = shorten_pause(audio, timeline, waited, self.rate)
         chunks = [] if link.alias is None or link.transport is None else [
-            c for c in timeline.chunks(alias=link.alias) if not set(c.timeline.names) <= PAUSES
+            c for c in self._chunks(timeline, link.alias) if not set(c.timeline.names) <= PAUSES
         ]
         handshake = schedule.origin is None and link.awaits_events and link.alias is not None and bool(chunks)
         if handshake:
@@ -310,18 +313,27 @@ class Run:
             so_far = so_far + Timeline([("pau", Fraction(gap, self.rate))])
         job.timeline = so_far + timeline if len(so_far) else timeline
 
+    def _chunks(self, timeline: Timeline, alias: str) -> list[Chunk]:
+        """The piece's STARTs: their sequences shaped so the agent closes the lips on bilabials
+        (``lipsync.motion.agent``), unless co-articulation is off."""
+        if not self.job.motion.coarticulation:
+            return timeline.chunks(alias=alias)
+        from lipsync.motion.agent import agent_chunks
+
+        return agent_chunks(timeline, self.job.agent_map, alias=alias)
+
     def _curves(self, timeline: Timeline) -> MouthCurves | None:
         """The mouth curves of a piece (``None``: only pauses), before its sound is queued.
 
         The curve runs to the closing keyframe, one sample past the timeline's end.
         """
-        from lipsync.curves import mouth_curves
+        from lipsync.motion import mouth_curves
 
         if not any(n not in PAUSES for n in timeline.names):
             return None
         if self.job.lipmap is not self.job.agent_map:
             timeline, _ = resolve(timeline, self.job.lipmap, unknown=self.job.unknown)
-        return mouth_curves(timeline, self.job.lipmap)
+        return mouth_curves(timeline, self.job.lipmap, self.job.motion)
 
     # -- actions --------------------------------------------------------------------------------
 

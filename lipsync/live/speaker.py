@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from lipsync.engines import engine_of
 from lipsync.errors import ValueRefused
 from lipsync.live.agent import NO_EVENT_AFTER
 from lipsync.live.audio import Output, open_output
@@ -48,6 +49,8 @@ from lipsync.live.utterance import Utterance
 from lipsync.maps.lipmap import LipMap
 from lipsync.maps.named import load_map
 from lipsync.maps.resolver import resolve
+from lipsync.motion.agent import sequence_for
+from lipsync.motion.settings import Motion
 from lipsync.names import check_alias
 from lipsync.sound import Audio
 from lipsync.speech.pieces import Piece
@@ -78,7 +81,11 @@ class Speaker:
     ``None`` for no agent. ``model`` is the agent's model alias (required
     with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
     ``Output``. ``lipmap``: the phoneme map names are checked against (default: ``mmdagent``,
-    the agent's stock one). ``latency`` (seconds) is added to every START's time. ``event_timeout``: how long
+    the agent's stock one). ``motion``: how the mouth moves (``lipsync.motion.Motion``): the
+    ``on_weights`` curves, and, with co-articulation on (the default), sequences shaped so the
+    agent's own algorithm shuts the lips on m, b and p (``lipsync.motion.agent``); intensity
+    and gains reach ``on_weights`` only (the agent draws its own lip.txt). ``latency``
+    (seconds) is added to every START's time. ``event_timeout``: how long
     ``sync="event"`` holds an utterance's sound for the agent's answer. ``tts``: a TTS engine
     (``lipsync.engines.open_engine(...)``, or its URL such as ``"voicevox://127.0.0.1:50021"``
     for its first speaker) that speaks text instead of Open JTalk. Leaving the ``with``
@@ -101,6 +108,7 @@ class Speaker:
         wait: float | None = None,
         unknown: str | None = None,
         fps: float = 30.0,
+        motion: Motion | None = None,
         on_weights: WeightsCallback | None = None,
         on_event: EventCallback | None = None,
         on_line: LineCallback | None = None,
@@ -127,9 +135,10 @@ class Speaker:
         self._audio = audio
         self._wait = wait
         self.voice, self.speed, self.half_tone, self.unknown = voice, speed, half_tone, unknown
-        self.tts = _engine(tts)
+        self.tts = engine_of(tts)
         self.latency = latency
         self.fps = fps
+        self.motion = motion or Motion()
         self.event_timeout = event_timeout
         agent = to is not None and (to if isinstance(to, str) else to.url) != "stdout"
         self.sync = sync or ("event" if agent else "clock")
@@ -151,7 +160,7 @@ class Speaker:
         return AgentLink(
             transport, self.model, sync=self.sync, clock=self.clock, lock=self._state, latency=self.latency,
             event_timeout=self.event_timeout, warn=self._warn, call=self._call, on_line=self.on_line,
-            on_event=self.on_event,
+            on_event=self.on_event, sequence=sequence_for(self.motion, self.lipmap),
         )
 
     @property
@@ -164,10 +173,7 @@ class Speaker:
         """Whether a START we sent is known to have reached the agent: the agent sent back its
         bus copy of one, or an event (wait up to ``timeout`` seconds for that). ``None`` when
         there is no agent to tell (none, or ``stdout``) or no START was sent."""
-        link = self._link
-        if link.transport is None or not link.transport.echoes or link.starts_tried == 0:
-            return None
-        return self.clock.wait(link.delivered, self.clock.now() + timeout)
+        return self._link.reached(timeout)
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -255,6 +261,7 @@ class Speaker:
         interrupt: bool = False,
         lipmap: LipMap | None = None,
         fps: float | None = None,
+        motion: Motion | None = None,
         on_weights: WeightsCallback | None = None,
         on_piece: PieceCallback | None = None,
         silent: bool = False,
@@ -266,7 +273,7 @@ class Speaker:
         iterator of ``(audio, text)`` pieces plays them gaplessly, each aligned while the one
         before plays. ``interrupt=True`` stops what is playing and drops what is queued first.
         For this utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines
-        keep the speaker's map), ``fps`` and ``on_weights`` replace the speaker's;
+        keep the speaker's map), ``fps``, ``motion`` and ``on_weights`` replace the speaker's;
         ``on_piece(t, piece)`` hears each piece as it is queued (``t``: when its first sample
         plays, by the clock); ``silent=True`` plays silence of the same length (the sound goes
         elsewhere, e.g. to a client that plays it) so the agent and the weights still keep to
@@ -281,7 +288,8 @@ class Speaker:
             source=source, lipmap=lipmap or self.lipmap, agent_map=self.lipmap, fps=fps or self.fps,
             on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent,
             unknown=self.unknown, voice=self.voice, speed=self.speed, half_tone=self.half_tone,
-            tts=_engine(tts) if tts is not None else self.tts,
+            tts=engine_of(tts) if tts is not None else self.tts,
+            motion=motion or self.motion,
         )
         with self._state:
             if self._closing or self._worker is None:
@@ -384,12 +392,3 @@ class Speaker:
                     self._current = None
                     self._changed.notify_all()
             job.finish(error)
-
-
-def _engine(tts: Engine | str | None) -> Engine | None:
-    """The TTS engine ``tts`` names (a URL: its first speaker), or ``tts`` itself."""
-    if not isinstance(tts, str):
-        return tts
-    from lipsync.engines import open_engine
-
-    return open_engine(tts)

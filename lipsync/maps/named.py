@@ -31,7 +31,8 @@ MAP_NAMES: dict[str, str] = {
     "vrm0": "VRM 0.x blend shapes: A I U E O",
     "live2d": "Live2D parameters: ParamMouthOpenY, ParamMouthForm (-1..1)",
     "arkit": "ARKit blend shapes: jawOpen, mouthFunnel, mouthPucker, ...",
-    "oculus": "Oculus / Ready Player Me visemes: sil PP FF TH DD kk CH SS nn RR aa E ih oh ou",
+    "oculus": "Oculus / Meta visemes: sil PP FF TH DD kk CH SS nn RR aa E ih oh ou",
+    "rpm": "Ready Player Me visemes: viseme_sil viseme_PP ... viseme_aa viseme_E viseme_I viseme_O viseme_U",
     "rhubarb": "Rhubarb Lip Sync mouth shapes A-H and X, one-hot",
 }
 

@@ -50,7 +50,8 @@ CODES = (
 )
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}\Z")
 _FIELDS = {
-    "say": {"type", "id", "text", "wav", "labels", "interrupt", "map", "fps", "audio", "tts"},
+    "say": {"type", "id", "text", "wav", "labels", "interrupt", "map", "fps", "audio", "tts", "intensity",
+            "gains", "coarticulation"},
     "stop": {"type", "id"},
 }
 
@@ -91,6 +92,10 @@ class SayRequest:
     audio_mode: str
     #: The TTS engine to speak ``text`` (its URL and voice), or None (the server's own).
     tts: tuple[str, EngineVoice] | None = None
+    #: None where the request leaves it to the server's own (``--intensity``, ``--gain``, ...).
+    intensity: float | None = None
+    gains: dict[str, float] | None = None
+    coarticulation: bool | None = None
 
 
 def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | None]:
@@ -161,7 +166,9 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
             timeline = _aligned(audio, text or "", request_id)
     rate = None if fps is None else float(fps)
     tts = None if message.get("tts") is None else _tts(message["tts"], wav is None, request_id)
-    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode, tts)
+    intensity, gains, coarticulation = _motion(message, request_id)
+    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode, tts, intensity, gains,
+                      coarticulation)
 
 
 _TTS_FIELDS = ("speaker", "speed", "pitch", "intonation", "volume", "pre_phoneme", "post_phoneme")
@@ -187,6 +194,29 @@ def _tts(value: Any, text_only: bool, request_id: str | None) -> tuple[str, Engi
     except (LipsyncError, TypeError) as exc:
         raise ProtocolError("bad_message", f"\"tts\": {exc}", request_id) from None
     return value["url"], voice
+
+
+def _motion(message: dict[str, Any], request_id: str | None) -> tuple[float | None, dict[str, float] | None,
+                                                                      bool | None]:
+    """The say's ``intensity``, ``gains`` and ``coarticulation``, checked (None: not given)."""
+    from lipsync.motion.settings import MAX_GAIN, MAX_INTENSITY
+
+    intensity = _field(message, "intensity", (int, float), request_id)
+    if intensity is not None and not (math.isfinite(intensity) and 0 <= intensity <= MAX_INTENSITY):
+        raise ProtocolError("bad_message", f"\"intensity\" must be 0 to {MAX_INTENSITY:g}, not {intensity}",
+                            request_id)
+    gains = _field(message, "gains", dict, request_id)
+    if gains is not None:
+        if len(gains) > 256:
+            raise ProtocolError("bad_message", "\"gains\" holds at most 256 morphs", request_id)
+        for name, gain in gains.items():
+            if (isinstance(gain, bool) or not isinstance(gain, int | float) or not math.isfinite(gain)
+                    or not 0 <= gain <= MAX_GAIN):
+                raise ProtocolError("bad_message", f"\"gains\": the gain of {name[:40]!r} must be 0 to "
+                                    f"{MAX_GAIN:g}", request_id)
+        gains = {str(name): float(gain) for name, gain in gains.items()}
+    coarticulation = _field(message, "coarticulation", bool, request_id)
+    return (None if intensity is None else float(intensity)), gains, coarticulation
 
 
 def _wav(data: str, request_id: str | None) -> Audio:

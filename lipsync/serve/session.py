@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from lipsync.engines.base import Engine, EngineVoice
     from lipsync.live.speaker import Speaker, Utterance, WeightsCallback
     from lipsync.maps.lipmap import LipMap
+    from lipsync.motion.settings import Motion
     from lipsync.speech.pieces import Piece
     from lipsync.timeline import Timeline
 
@@ -213,7 +214,7 @@ class Session:
 
     def _say(self, request: SayRequest, request_id: str) -> None:
         from lipsync.maps.resolver import resolve
-        from lipsync.serve.shape import mouth_shares
+        from lipsync.motion.shape import mouth_shares
 
         server = self.server
         with self.lock:
@@ -221,6 +222,7 @@ class Session:
                 raise ProtocolError("bad_message", f"id {request_id!r} is still speaking: give each say "
                                     "its own id", request_id)
         lipmap = server.lipmap(request.map, request_id)
+        motion = _motion(request, server.speaker.motion, lipmap)
         shares = mouth_shares(lipmap) if request.audio_mode == "client" else {}
         received = server.speaker.clock.now()
         first: list[float] = []
@@ -237,7 +239,7 @@ class Session:
                 return
             timeline, _ = resolve(piece.timeline, lipmap, unknown=server.speaker.unknown)
             offset = round(start - first[0], 6)
-            self.send(_speech(request_id, offset, piece, timeline, lipmap, shares), wait=_FLUSH)
+            self.send(_speech(request_id, offset, piece, timeline, lipmap, shares, motion), wait=_FLUSH)
 
         extra = server.on_weights
 
@@ -252,8 +254,8 @@ class Session:
         tts = None if request.tts is None else server.engine(*request.tts, request_id)
         utterance = server.speaker.say(
             source, request.timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
-            on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client,
-            tts=tts)
+            motion=motion, on_weights=None if client and extra is None else on_weights, on_piece=on_piece,
+            silent=client, tts=tts)
         with self.lock:
             self.utterances[request_id] = utterance
         threading.Thread(target=self._ended, args=(request_id, utterance), name="lipsync-serve-wait",
@@ -285,14 +287,33 @@ def _limit_sends(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
+def _motion(request: SayRequest, default: Motion, lipmap: LipMap) -> Motion:
+    """The say's motion: its own fields over the server's; gains must name the map's morphs."""
+    from lipsync.errors import ValueRefused
+    from lipsync.motion.settings import Motion
+
+    try:
+        chosen = request.coarticulation
+        motion = Motion.of(
+            coarticulation=default.coarticulation if chosen is None else chosen,
+            intensity=default.intensity if request.intensity is None else request.intensity,
+            gains=dict(default.gains) if request.gains is None else request.gains,
+        )
+        motion.scale(lipmap.morphs)
+    except ValueRefused as exc:
+        raise ProtocolError("bad_message", str(exc), request.id) from None
+    return motion
+
+
 def _speech(request_id: str, offset: float, piece: Piece, timeline: Timeline, lipmap: LipMap,
-            shares: dict[str, tuple[float, float]]) -> dict[str, Any]:
+            shares: dict[str, tuple[float, float]], motion: Motion) -> dict[str, Any]:
     """The ``speech`` message of one piece (``timeline``: its phonemes in ``lipmap``'s names)."""
-    from lipsync.curves import FPS, mouth_curves
+    from lipsync.curves import FPS
+    from lipsync.motion import mouth_curves
 
     keyframes: dict[str, list[list[float]]] = {}
     if any(name not in ("sil", "pau") for name in timeline.names):
-        curves = mouth_curves(timeline, lipmap)
+        curves = mouth_curves(timeline, lipmap, motion)
         keyframes = {m: [[round(f / FPS, 6), round(w, 4)] for f, w in keys]
                      for m, keys in curves.keyframes().items()}
     return {
