@@ -280,3 +280,17 @@ def test_recorded_speech_and_its_text_are_aligned_then_exported(capsys, tmp_path
     data = json.loads(cues.read_text())
     assert data["metadata"]["soundFile"] == str(wav)
     assert data["mouthCues"][-1]["end"] >= round(float(audio.duration), 2)
+
+
+@pytest.mark.parametrize("to_format", ["rhubarb-json", "rhubarb-tsv"])
+def test_rhubarb_cues_end_where_the_speech_ends_not_after_the_closing_keys(capsys, tmp_path, to_format):
+    # 1.110 s of speech: Rhubarb's own cues end where the recording ends, and so do ours (the
+    # mouth's closing keys after the last phoneme ran them to 1.3 s).
+    sequence = "sil,200,a,300,m,100,a,310,sil,200"
+    target = tmp_path / "cues.out"
+    assert run(capsys, "export", "--sequence", sequence, "-o", target, "--to-format", to_format)[0] == 0
+    if to_format == "rhubarb-json":
+        data = json.loads(target.read_text())
+        assert data["metadata"]["duration"] == 1.11 and data["mouthCues"][-1]["end"] == 1.11
+    else:
+        assert float(target.read_text().splitlines()[-1].split("\t")[0]) < 1.11

@@ -113,9 +113,10 @@ def export_bytes(
     if format.startswith("rhubarb"):
         from lipsync.export.rhubarb import rhubarb_json, rhubarb_tsv
 
+        end = float(timeline.end) if duration is None else duration  # the speech's end: no later
         if format == "rhubarb-json":
-            return rhubarb_json(curves, sound_file=sound_file, duration=duration).encode()
-        return rhubarb_tsv(curves, duration=duration).encode()
+            return rhubarb_json(curves, sound_file=sound_file, duration=end).encode()
+        return rhubarb_tsv(curves, duration=end).encode()
     from lipsync.export.curves import curves_csv, curves_json
 
     text = curves_json(curves, fps) if format == "curves-json" else curves_csv(curves, fps)

@@ -6,7 +6,9 @@ writes them. Shapes are Rhubarb's A-H and X.
 
 Each moment's shape is the strongest morph of the curves (drawn with the ``rhubarb`` map,
 or any map whose morphs are Rhubarb shapes), X where none moves. The cues cover the speech
-from 0 to its end: a first phoneme at 0.5 s gives an X cue from 0 to 0.5 s.
+from 0 to its end and no further, as Rhubarb's end where the recording ends: a first phoneme
+at 0.5 s gives an X cue from 0 to 0.5 s, and the mouth's closing keys after the last phoneme
+are cut at the end.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ _RATE = 100  # cues on Rhubarb's 10 ms grid
 
 
 def mouth_cues(curves: MouthCurves, duration: float | None = None) -> list[tuple[float, float, str]]:
-    """``(start, end, shape)`` cues, back to back from 0 to the end (``duration`` if longer)."""
+    """``(start, end, shape)`` cues, back to back from 0 to ``duration`` (the speech's end;
+    without it, the curves')."""
     import numpy as np
 
     unknown = [m for m in curves.morphs if m not in SHAPES]
@@ -34,7 +37,7 @@ def mouth_cues(curves: MouthCurves, duration: float | None = None) -> list[tuple
             f"the Rhubarb formats need a map whose morphs are Rhubarb shapes ({' '.join(SHAPES)}), "
             f"not {', '.join(unknown)}: use --map rhubarb"
         )
-    end = max(curves.end, duration or 0.0)
+    end = curves.end if duration is None else duration
     count = math.ceil(end * _RATE - 1e-9)
     if count <= 0:
         return []
@@ -48,7 +51,7 @@ def mouth_cues(curves: MouthCurves, duration: float | None = None) -> list[tuple
     first = 0
     for step in range(1, count + 1):
         if step == count or shapes[step] != shapes[first]:
-            cues.append((first / _RATE, step / _RATE, shapes[first]))
+            cues.append((first / _RATE, min(step / _RATE, end), shapes[first]))
             first = step
     return cues
 
