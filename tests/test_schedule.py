@@ -73,8 +73,8 @@ def test_each_chunk_starts_on_its_own_first_sample() -> None:
 
 
 def test_frames_follow_the_fps_grid_from_the_first_sample_while_a_curve_lasts() -> None:
-    from lipsync.motion import mouth_curves
     from lipsync.maps import load_map
+    from lipsync.motion import mouth_curves
 
     timeline = Timeline.from_sequence(KONNICHIWA)
     curves = mouth_curves(timeline, load_map("vrm"))
@@ -96,8 +96,8 @@ def test_frames_follow_the_fps_grid_from_the_first_sample_while_a_curve_lasts() 
 
 
 def test_a_frame_gives_the_weights_of_its_time_from_the_first_sample() -> None:
-    from lipsync.motion import mouth_curves
     from lipsync.maps import load_map
+    from lipsync.motion import mouth_curves
 
     timeline = Timeline.from_sequence(KONNICHIWA)
     lipmap = load_map("vrm")
