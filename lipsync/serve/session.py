@@ -3,11 +3,14 @@
 Requests are handled in the connection's own thread; messages leave through a queue and a
 writer thread, except small urgent ones (frames, ``started``), which leave from the
 scheduler's thread when that keeps the order and cannot block. See ``Session``.
+
+Each frame is counted against the client address's rate before it is even parsed; a ``say``
+takes its place in the queue (``lipsync.serve.limits.Queue``) before its sound is decoded, and
+gives it back when its ``ended`` is sent.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -15,27 +18,37 @@ import queue
 import socket
 import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lipsync.errors import LipsyncError
-from lipsync.serve.protocol import PATH, ProtocolError, SayRequest, error, parse_request
+from lipsync.serve.messages import hello, speech
+from lipsync.serve.protocol import (
+    ProtocolError,
+    SayRequest,
+    decode_speech,
+    error,
+    parse_request,
+    request_id_of,
+)
 
 if TYPE_CHECKING:
     from websockets.sync.server import ServerConnection
 
     from lipsync.live.speaker import Speaker, Utterance, WeightsCallback
     from lipsync.maps.lipmap import LipMap
+    from lipsync.serve.limits import Queue, RateLimiter
+    from lipsync.serve.maps import ServerMaps
     from lipsync.speech.pieces import Piece
     from lipsync.timeline import Timeline
 
-__all__ = ["RATE", "Host", "Session"]
+__all__ = ["Host", "Session"]
 
 logger = logging.getLogger("lipsync.serve")
 
-#: Requests a client may send: a burst of ``RATE[0]``, then ``RATE[1]`` a second.
-RATE = (20, 5.0)
-_OUTBOX = 4096  # messages queued for one client before its frames are dropped
+_OUTBOX = 4096  # messages queued for one client before its frames are dropped, and it is let go
+_OUTBOX_BYTES = 64 * 1024 * 1024  # bytes queued for one client before it is let go
+_DECODING = threading.BoundedSemaphore(2)  # WAVs decoded (and aligned) at once, all clients
+_GOODBYE = None, None  # the writer's cue to close the connection (the server is shutting down)
 _STALL = 2.0  # seconds a send may make no progress before the client is let go
 _FLUSH = 0.25  # seconds the scheduler waits for a speech message to leave
 _DIRECT = 16384  # the largest message (characters) sent from the scheduler's thread
@@ -49,13 +62,15 @@ class Host(Protocol):
     speaker: Speaker
     #: Called with every frame of weights as well (VMC), or None.
     on_weights: WeightsCallback | None
+    #: The maps a ``say`` may name.
+    maps: ServerMaps
+    #: Requests per client address.
+    rates: RateLimiter
+    #: Places in the speaker's queue.
+    queue: Queue
 
     def next_id(self) -> str:
         """A request id for a request that brought none."""
-        ...
-
-    def lipmap(self, name: str | None, request_id: str | None) -> LipMap:
-        """The map a ``say`` names (or the server's own), or a ``ProtocolError``."""
         ...
 
 
@@ -71,19 +86,22 @@ class Session:
     that client's connection; the scheduler never waits on it longer than ``_FLUSH``.
     """
 
-    def __init__(self, server: Host, connection: ServerConnection) -> None:
+    def __init__(self, server: Host, connection: ServerConnection, address: str) -> None:
         self.server = server
         self.connection = connection
-        # JSON texts to send, each with an event to set once it has gone (or failed).
-        self.outbox: queue.Queue[tuple[str, threading.Event | None] | None] = queue.Queue()
+        self.address = address  # the client's, what its requests are counted by
+        # JSON texts to send, each with an event to set once it has gone (or failed); ``_GOODBYE``
+        # to close; None to end.
+        self.outbox: queue.Queue[tuple[str | None, threading.Event | None] | None] = queue.Queue()
         self.sending = threading.Lock()  # held while a message is on its way out
-        self.pending = 0  # queued and not yet sent (read and changed under ``count``)
+        self.pending = 0  # queued and not yet sent (read and changed under ``count``) ...
+        self.pending_bytes = 0  # ... and their characters
         self.count = threading.Lock()
         self.utterances: dict[str, Utterance] = {}
         self.lock = threading.Lock()
-        self.tokens = float(RATE[0])
-        self.refilled = time.monotonic()
-        self.closed = threading.Event()
+        self.closed = threading.Event()  # nothing more is sent
+        self.gone = threading.Event()  # the connection is over
+        self.leaving = False  # the goodbye is queued
 
     def send(self, message: Message, *, droppable: bool = False, urgent: bool = False,
              wait: float = 0.0) -> None:
@@ -100,7 +118,15 @@ class Session:
             return
         gone = threading.Event() if wait > 0 else None
         with self.count:
-            self.pending += 1
+            behind = self.pending and (self.pending >= _OUTBOX
+                                       or self.pending_bytes + len(text) > _OUTBOX_BYTES)
+            if not behind:
+                self.pending += 1
+                self.pending_bytes += len(text)
+        if behind:  # it does not read what it asked for: it goes, the server's memory stays
+            logger.warning("client %s reads too slowly: let go", self.address)
+            self._hang_up()
+            return
         self.outbox.put((text, gone))
         if gone is not None:
             gone.wait(wait)
@@ -132,9 +158,13 @@ class Session:
             self.connection.send(text)
         except (ConnectionClosed, OSError):
             # Part of a frame may have gone: the stream is broken, end the connection now.
-            self.closed.set()
-            with contextlib.suppress(OSError):
-                self.connection.socket.shutdown(socket.SHUT_RDWR)
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        """End the connection now, without a closing handshake."""
+        self.closed.set()
+        with contextlib.suppress(OSError):
+            self.connection.socket.shutdown(socket.SHUT_RDWR)
 
     def _write(self) -> None:
         while True:
@@ -142,13 +172,41 @@ class Session:
             if item is None:
                 return
             text, gone = item
+            if text is None:  # goodbye: the server is shutting down
+                self.closed.set()
+                with self.sending, contextlib.suppress(Exception):
+                    self.connection.close(1001, "lipsync serve is shutting down")
+                continue
             with self.sending:
                 if not self.closed.is_set():
                     self._transmit(text)
                 with self.count:
                     self.pending -= 1
+                    self.pending_bytes -= len(text)
             if gone is not None:
                 gone.set()
+
+    def stop_speech(self) -> None:
+        """Stop this client's speech, playing and queued (each ends with ``stopped``)."""
+        with self.lock:
+            mine = list(self.utterances.values())
+        for utterance in mine:
+            utterance.stop()
+
+    def leave(self) -> bool:
+        """Once every utterance of this client has sent its ``ended``, queue the goodbye (a
+        Close, after what is queued); whether it is queued."""
+        with self.lock:
+            if self.utterances:
+                return False
+            if not self.leaving:
+                self.leaving = True
+                self.outbox.put(_GOODBYE)
+        return True
+
+    @property
+    def connected(self) -> bool:
+        return not self.gone.is_set()
 
     def run(self) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -157,9 +215,8 @@ class Session:
 
         writer = threading.Thread(target=self._write, name="lipsync-serve-out", daemon=True)
         writer.start()
-        speaker = self.server.speaker
-        self.send({"type": "hello", "version": _version(), "path": PATH, "maps": _map_names(),
-                   "sample_rate": speaker.output.sample_rate if speaker.output is not None else 48000})
+        output = self.server.speaker.output
+        self.send(hello(output.sample_rate if output is not None else 48000))
         try:
             for frame in self.connection:
                 self._request(frame)
@@ -167,34 +224,22 @@ class Session:
             pass
         finally:
             self.closed.set()
-            with self.lock:
-                mine = list(self.utterances.values())
-            for utterance in mine:  # a client gone mid-speech: its speech ends with it
-                utterance.stop()
+            self.stop_speech()  # a client gone mid-speech: its speech ends with it
             self.outbox.put(None)
             writer.join(timeout=5.0)
-
-    def _allowed(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(float(RATE[0]), self.tokens + (now - self.refilled) * RATE[1])
-        self.refilled = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+            self.gone.set()
 
     def _request(self, frame: str | bytes) -> None:
         request_id: str | None = None
         try:
+            if not self.server.rates.take(self.address):  # before anything is parsed or decoded
+                rates = self.server.rates
+                raise ProtocolError("rate_limited", f"more than {rates.burst:g} requests at once, or "
+                                    f"{rates.rate:g} a second, from your address: slow down",
+                                    request_id_of(frame))
             kind, request_id, say = parse_request(frame)
-            if not self._allowed():
-                raise ProtocolError("rate_limited", f"more than {RATE[1]:g} requests a second: slow down",
-                                    request_id)
             if kind == "stop":
-                with self.lock:
-                    mine = list(self.utterances.values())
-                for utterance in mine:
-                    utterance.stop()
+                self.stop_speech()
                 return
             assert say is not None
             self._say(say, request_id or self.server.next_id())
@@ -207,15 +252,37 @@ class Session:
             self.send(error("failed", f"the server could not take it: {exc}", request_id))
 
     def _say(self, request: SayRequest, request_id: str) -> None:
-        from lipsync.maps.resolver import resolve
-        from lipsync.serve.shape import mouth_shares
-
         server = self.server
         with self.lock:
             if request_id in self.utterances:
                 raise ProtocolError("bad_message", f"id {request_id!r} is still speaking: give each say "
                                     "its own id", request_id)
-        lipmap = server.lipmap(request.map, request_id)
+        try:
+            lipmap = server.maps.get(request.map)
+        except LipsyncError as exc:  # its message names no path of the server's
+            raise ProtocolError("bad_map", str(exc).splitlines()[0], request_id) from None
+        size = request.sound_bytes
+        refused = server.queue.reserve(self, size)
+        if refused is not None:
+            raise ProtocolError("busy", refused, request_id)
+        try:
+            with _DECODING:
+                audio, timeline = decode_speech(request)
+            utterance = self._speak(request, request_id, lipmap, audio, timeline)
+        except BaseException:
+            server.queue.release(self, size)
+            raise
+        with self.lock:
+            self.utterances[request_id] = utterance
+        threading.Thread(target=self._ended, args=(request_id, utterance, size), name="lipsync-serve-wait",
+                         daemon=True).start()
+
+    def _speak(self, request: SayRequest, request_id: str, lipmap: LipMap, audio: Any,
+               timeline: Timeline | None) -> Utterance:
+        from lipsync.maps.resolver import resolve
+        from lipsync.serve.shape import mouth_shares
+
+        server = self.server
         shares = mouth_shares(lipmap) if request.audio_mode == "client" else {}
         received = server.speaker.clock.now()
         first: list[float] = []
@@ -232,7 +299,7 @@ class Session:
                 return
             timeline, _ = resolve(piece.timeline, lipmap, unknown=server.speaker.unknown)
             offset = round(start - first[0], 6)
-            self.send(_speech(request_id, offset, piece, timeline, lipmap, shares), wait=_FLUSH)
+            self.send(speech(request_id, offset, piece, timeline, lipmap, shares), wait=_FLUSH)
 
         extra = server.on_weights
 
@@ -243,16 +310,12 @@ class Session:
                 self.send({"type": "frame", "id": request_id, "t": t,
                            "weights": {m: round(w, 4) for m, w in weights.items()}}, droppable=True)
 
-        source: Any = request.text if request.audio is None else request.audio
-        utterance = server.speaker.say(
-            source, request.timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
+        source: Any = request.text if audio is None else audio
+        return server.speaker.say(
+            source, timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
             on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client)
-        with self.lock:
-            self.utterances[request_id] = utterance
-        threading.Thread(target=self._ended, args=(request_id, utterance), name="lipsync-serve-wait",
-                         daemon=True).start()
 
-    def _ended(self, request_id: str, utterance: Utterance) -> None:
+    def _ended(self, request_id: str, utterance: Utterance, size: int) -> None:
         try:
             utterance.wait()
         except LipsyncError as exc:
@@ -261,9 +324,10 @@ class Session:
             logger.warning("speech %s failed: %s", request_id, exc)
             self.send(error("failed", f"the server could not speak it: {exc}", request_id))
         finally:
-            with self.lock:
+            with self.lock:  # queued before the goodbye can be (``leave`` looks under this lock)
+                self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
                 self.utterances.pop(request_id, None)
-            self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
+            self.server.queue.release(self, size)
 
 
 def _limit_sends(sock: socket.socket) -> None:
@@ -276,35 +340,3 @@ def _limit_sends(sock: socket.socket) -> None:
         value = struct.pack("ll", int(_STALL), int(_STALL % 1 * 1_000_000))
     with contextlib.suppress(OSError):  # best effort: without it, the queue still protects
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
-
-
-def _speech(request_id: str, offset: float, piece: Piece, timeline: Timeline, lipmap: LipMap,
-            shares: dict[str, tuple[float, float]]) -> dict[str, Any]:
-    """The ``speech`` message of one piece (``timeline``: its phonemes in ``lipmap``'s names)."""
-    from lipsync.curves import FPS, mouth_curves
-
-    keyframes: dict[str, list[list[float]]] = {}
-    if any(name not in ("sil", "pau") for name in timeline.names):
-        curves = mouth_curves(timeline, lipmap)
-        keyframes = {m: [[round(f / FPS, 6), round(w, 4)] for f, w in keys]
-                     for m, keys in curves.keyframes().items()}
-    return {
-        "type": "speech", "id": request_id, "offset": offset, "sample_rate": piece.audio.sample_rate,
-        "pcm16": base64.b64encode(piece.audio.samples.astype("<i2").tobytes()).decode("ascii"),
-        "timeline": [[p.name, float(p.start), float(p.end)] for p in timeline],
-        "morphs": list(lipmap.morphs), "keyframes": keyframes,
-        "shape": {m: list(share) for m, share in shares.items()},
-    }
-
-
-def _version() -> str:
-    from lipsync._version import __version__
-
-    return __version__
-
-
-def _map_names() -> list[str]:
-    """The named maps a ``say`` may ask for."""
-    from lipsync.maps.named import MAP_NAMES
-
-    return list(MAP_NAMES)
