@@ -47,13 +47,14 @@ if TYPE_CHECKING:
 
     from lipsync.live.speaker import Speaker, WeightsCallback
 
-__all__ = ["CLOSE_WITHIN", "DEFAULT_PORT", "PATH", "Server"]
+__all__ = ["CLOSE_WITHIN", "DEFAULT_PORT", "PATH", "SPARE", "Server"]
 
 logger = logging.getLogger("lipsync.serve")
 
 #: Seconds ``close()`` takes at most: clients that have not left by then are dropped.
 CLOSE_WITHIN = 0.3
-_SPARE = 8  # connections past the limit still taken, to tell them it is full
+#: Connections past ``Limits.clients`` still taken, to be told the server is busy.
+SPARE = 8
 _OPEN_TIMEOUT = 5.0  # seconds a connection has to finish its opening handshake
 _CLOSE_TIMEOUT = 1.0  # seconds a client has to answer a Close
 _TICK = 0.2  # how often the accepting thread looks whether the server is closing
@@ -206,12 +207,12 @@ class Server:
     def _take(self, sock: socket.socket, address: object) -> None:
         sock.settimeout(None)
         with self._lock:
-            over = len(self._sockets) >= self.limits.clients + _SPARE
+            over = len(self._sockets) >= self.limits.clients + SPARE
             if not over:
                 self._sockets.add(sock)
         if over:
             sock.close()
-            self._complain(f"{self.limits.clients + _SPARE} connections open: refusing more")
+            self._complain(f"{self.limits.clients + SPARE} connections open: refusing more")
             return
         try:
             threading.Thread(target=self._run, args=(sock, address), name="lipsync-serve-client",
