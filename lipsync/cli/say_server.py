@@ -4,7 +4,7 @@ No Open JTalk here: the server is warm, holds the agent connection and plays the
 the server can take from a ``say`` goes with it (the text or the recording with its timing,
 ``--map``, ``--fps``); options that are the server's own settings (the agent, the voice, the
 audio output) are refused in one line rather than ignored. The server must greet as lipsync
-does within ``_HELLO_WAIT`` seconds: anything else is not a lipsync server. On a terminal, a
+does within ``HELLO_WAIT`` seconds: anything else is not a lipsync server. On a terminal, a
 progress line shows the speech waiting and then playing.
 
 Exit codes as for ``say``: 0 spoken, 2 refused (the server's ``error`` included), 3 no
@@ -26,12 +26,12 @@ from lipsync.cli.io import UsageError, err
 from lipsync.errors import AgentUnreachable, LipsyncError, ValueRefused
 from lipsync.live.transport import DEFAULT_URL
 
-__all__ = ["say_via_server", "server_url"]
+__all__ = ["HELLO_WAIT", "OPEN_WAIT", "say_via_server", "server_url"]
 
 _URL = re.compile(r"ws://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?(/[A-Za-z0-9_./\-]*)?\Z")
 _STOP_WAIT = 5.0  # seconds to wait for the server to confirm a stop
-_OPEN_WAIT = 5.0  # seconds for the connection and its handshake
-_HELLO_WAIT = 5.0  # seconds for the server's hello
+#: Seconds for the connection and its handshake, then for the server's hello.
+OPEN_WAIT = HELLO_WAIT = 5.0
 _INCOMING = 1 << 20  # the largest message taken from the server (it sends frames and errors)
 #: Options that are the server's settings, with their defaults: given with --server, refused.
 _SERVER_SIDE = (
@@ -133,7 +133,7 @@ def say_via_server(args: argparse.Namespace) -> int:
     request = _request(args)
     stack = contextlib.ExitStack()
     try:
-        connection = stack.enter_context(connect(url, open_timeout=_OPEN_WAIT, max_size=_INCOMING,
+        connection = stack.enter_context(connect(url, open_timeout=OPEN_WAIT, max_size=_INCOMING,
                                                  compression=None, close_timeout=1))
     except InvalidStatus as exc:
         body = (exc.response.body or b"").decode("utf-8", "replace").strip().splitlines()[:1]
@@ -148,6 +148,7 @@ def say_via_server(args: argparse.Namespace) -> int:
             _greeted(connection, url)
             connection.send(json.dumps(request, ensure_ascii=False))
             progress.note("waiting for the server (speech before ours plays first)...")
+            shown = -1.0
             while True:
                 message = _message(connection, url, None)
                 kind = message.get("type")
@@ -156,8 +157,10 @@ def say_via_server(args: argparse.Namespace) -> int:
                 if kind == "error" and message.get("id") in ("cli", None):
                     progress.close()
                     raise ValueRefused(f"lipsync: the server refused it: {_text(message.get('message'))}")
-                if kind == "frame" and isinstance(message.get("t"), (int, float)):
-                    progress.note(f"speaking on the server: {message['t']:.1f} s")
+                spoken = message.get("t") if kind == "frame" else None
+                if isinstance(spoken, (int, float)) and spoken >= shown + 0.1:
+                    shown = spoken
+                    progress.note(f"speaking on the server: {spoken:.1f} s")
                 if kind == "ended" and message.get("id") == "cli":
                     progress.close()
                     return 0
@@ -175,10 +178,10 @@ def _greeted(connection: Any, url: str) -> None:
     from websockets.exceptions import ConnectionClosed
 
     try:
-        message = _message(connection, url, _HELLO_WAIT)
+        message = _message(connection, url, HELLO_WAIT)
     except (TimeoutError, ConnectionClosed):
         raise AgentUnreachable(f"lipsync: {url} is not a lipsync server: it sent no hello within "
-                               f"{_HELLO_WAIT:g} s") from None
+                               f"{HELLO_WAIT:g} s") from None
     if message.get("type") == "error":  # busy: all the clients it takes
         why = _text(message.get("message"))
         raise AgentUnreachable(f"lipsync: the server at {url} turned us away: {why}")

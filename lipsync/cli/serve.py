@@ -8,6 +8,7 @@ exits 0. Ctrl-C (SIGINT) does the same and exits 130, as every command does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 from pathlib import Path
 from types import FrameType
@@ -61,6 +62,7 @@ def _run(args: argparse.Namespace) -> None:
                      unknown=args.unknown, fps=args.fps) as speaker:
             server = Server(speaker, host=args.host, port=args.port, on_weights=vmc, maps_dir=args.maps_dir,
                             limits=Limits(clients=args.max_clients))
+            _more_descriptors(args.max_clients)
             try:
                 server.start()
                 err(f"lipsync: serving {server.url} (page: http://{server.url.split('/')[2]}/)")
@@ -70,6 +72,26 @@ def _run(args: argparse.Namespace) -> None:
     finally:
         if vmc is not None:
             vmc.close()
+
+
+def _more_descriptors(clients: int) -> None:
+    """Raise this process's file descriptor limit (to its hard limit at most) so ``clients``
+    fit; the server takes fewer, with a warning, if they still do not."""
+    from lipsync.serve.limits import FDS_PER_CLIENT, clients_that_fit
+    from lipsync.serve.server import SPARE
+
+    fit = clients_that_fit(SPARE)
+    if fit is None or fit >= clients:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = soft + (clients - fit) * FDS_PER_CLIENT
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    if wanted > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _port(text: str) -> int:

@@ -8,6 +8,7 @@ malformed frame costs as much as a good one.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +16,12 @@ from dataclasses import dataclass
 
 from lipsync.errors import ValueRefused
 
-__all__ = ["Limits", "Queue", "RateLimiter"]
+__all__ = ["FDS_PER_CLIENT", "Limits", "Queue", "RateLimiter", "clients_that_fit"]
+
+#: File descriptors one client may hold: its socket, websockets' wake-up pair and selector, and
+#: one to spare.
+FDS_PER_CLIENT = 5
+_FD_MARGIN = 32  # descriptors kept for everything else (the agent, the audio device, files)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,25 @@ class Limits:
                 raise ValueRefused(f"serve limit {name} must be a whole number of at least 1, not {value!r}")
         if not (isinstance(self.rate, (int, float)) and 0 < self.rate <= 1e6):
             raise ValueRefused(f"serve limit rate must be above 0, not {self.rate!r}")
+
+
+def clients_that_fit(spare: int = 0) -> int | None:
+    """How many clients (each with ``spare`` more connections) this process's file descriptor
+    limit leaves room for now; ``None`` where that cannot be told (no limit, or no way to count)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            used = len(os.listdir(folder))
+        except OSError:
+            continue
+        return (soft - used - _FD_MARGIN) // FDS_PER_CLIENT - spare
+    return None
 
 
 class RateLimiter:

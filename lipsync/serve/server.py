@@ -22,6 +22,7 @@ goodbye, and within ``CLOSE_WITHIN`` seconds drops whoever has not left, whateve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import itertools
 import logging
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.serve import DEFAULT_PORT
-from lipsync.serve.limits import Limits, Queue, RateLimiter
+from lipsync.serve.limits import Limits, Queue, RateLimiter, clients_that_fit
 from lipsync.serve.maps import ServerMaps
 from lipsync.serve.pages import page_response, reply
 from lipsync.serve.protocol import MAX_MESSAGE, PATH, error
@@ -110,8 +111,14 @@ class Server:
             from lipsync.speech.synthesis import synthesize
 
             synthesize("あ", voice=self.speaker.voice)
+        fit = clients_that_fit(SPARE)
+        if fit is not None and fit < self.limits.clients:  # never more than its descriptors allow
+            logger.warning("only %d clients fit in this process's file descriptors (ulimit -n): taking at "
+                           "most that many", max(fit, 1))
+            self.limits = dataclasses.replace(self.limits, clients=max(fit, 1))
         try:
-            listener = socket.create_server((self.host, self.port))
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.create_server((self.host, self.port), family=family)
         except (OSError, OverflowError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise LipsyncError(f"cannot serve on {self.host}:{self.port}: {reason}") from exc

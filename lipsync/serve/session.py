@@ -30,6 +30,7 @@ from lipsync.serve.protocol import (
     parse_request,
     request_id_of,
 )
+from lipsync.timeline import PAUSES
 
 if TYPE_CHECKING:
     from websockets.sync.server import ServerConnection
@@ -318,6 +319,9 @@ class Session:
     def _ended(self, request_id: str, utterance: Utterance, size: int) -> None:
         try:
             utterance.wait()
+            if not utterance.stopped and all(name in PAUSES for name in utterance.timeline.names):
+                self.send(error("bad_speech", "nothing to say: the text has no words Open JTalk can speak "
+                                "(only punctuation, symbols or emoji?)", request_id))
         except LipsyncError as exc:
             self.send(error("bad_speech", str(exc).splitlines()[0], request_id))
         except Exception as exc:  # the speaker failed: the client hears why, the server goes on
