@@ -175,6 +175,38 @@ def test_a_foreign_origin_is_refused_and_the_own_page_and_no_origin_accepted() -
                 assert c.hello["path"] == "/lipsync"
 
 
+def this_machines_address() -> str | None:
+    """An address of this machine other than loopback (None if it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.7", 9))  # no packet leaves: it only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_on_every_address_only_the_servers_own_page_origins_are_taken() -> None:
+    with serving(quick(), host="0.0.0.0") as server:
+        port = server.port
+        url = f"ws://127.0.0.1:{port}/lipsync"
+        for origin in (f"http://localhost:{port}", f"http://127.0.0.1:{port}", None):
+            with connect(url, origin=origin) as ws:  # type: ignore[arg-type]
+                assert json.loads(ws.recv(10))["type"] == "hello"
+        for origin in (f"http://10.1.2.3:{port}", f"http://198.51.100.7:{port}", f"http://evil.example:{port}",
+                       f"http://localhost:{port + 1}"):
+            with pytest.raises(InvalidStatus) as refused:
+                connect(url, origin=origin)  # type: ignore[arg-type]
+            assert refused.value.response.status_code == 403, origin
+        mine = this_machines_address()
+        if mine is not None:  # reached at that address: its page is ours, localhost's is not
+            there = f"ws://{mine}:{port}/lipsync"
+            with connect(there, origin=f"http://{mine}:{port}") as ws:  # type: ignore[arg-type]
+                assert json.loads(ws.recv(10))["type"] == "hello"
+            with pytest.raises(InvalidStatus):
+                connect(there, origin=f"http://localhost:{port}")  # type: ignore[arg-type]
+
+
 def test_own_hosts_are_the_address_reached_and_its_port_never_another_name() -> None:
     def ours(hostport: str, local: str = "127.0.0.1", bound: str = "127.0.0.1") -> bool:
         return own_host(hostport, port=50100, local=local, bound=bound)
