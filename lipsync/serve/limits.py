@@ -30,7 +30,7 @@ class Limits:
 
     #: WebSocket clients at once. Each costs about 4 threads and 4 file descriptors.
     clients: int = 32
-    #: Requests (frames, and new connections) one address may send in a burst ...
+    #: Requests (frames, whatever they hold) one address may send in a burst ...
     burst: int = 20
     #: ... and then a second.
     rate: float = 5.0

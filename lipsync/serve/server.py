@@ -35,7 +35,7 @@ from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.serve import DEFAULT_PORT
 from lipsync.serve.limits import Limits, Queue, RateLimiter, clients_that_fit
 from lipsync.serve.maps import ServerMaps
-from lipsync.serve.pages import page_response, reply
+from lipsync.serve.pages import page_response
 from lipsync.serve.protocol import MAX_MESSAGE, PATH, error
 from lipsync.serve.session import Session
 
@@ -251,10 +251,6 @@ class Server:
             logger.warning("%s", message)
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        import http
-
-        if not self.rates.take(_peer(connection)):
-            return reply(http.HTTPStatus.TOO_MANY_REQUESTS, b"lipsync: too many requests: slow down\n")
         local = connection.socket.getsockname()[0]
         return page_response(request, port=self.port, local=local, bound=self.host)
 
