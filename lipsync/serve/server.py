@@ -124,7 +124,7 @@ class Server:
             raise LipsyncError(f"cannot serve on {self.host}:{self.port}: {reason}") from exc
         # websockets runs each connection (handshake, frames, close); the accepting is ours.
         self._ws = serve(self._handle, sock=listener, process_request=self._http, max_size=MAX_MESSAGE,
-                         max_queue=2, compression=None, server_header=None, open_timeout=_OPEN_TIMEOUT,
+                         max_queue=1, compression=None, server_header=None, open_timeout=_OPEN_TIMEOUT,
                          close_timeout=_CLOSE_TIMEOUT)
         self._listener = listener
         self.port = listener.getsockname()[1]
