@@ -12,13 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 from agent import TcpAgent
 from serveclient import serve_process, stuck_client
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
 from lipsync.speech.synthesis import synthesize
@@ -134,11 +134,35 @@ def test_serve_takes_the_clients_its_file_descriptors_allow_and_never_stops_serv
         finally:
             for sock in flood:
                 sock.close()
-        with connect(url, open_timeout=20) as ws:  # still serving
+        assert wait_until(lambda: hello(url))  # the flood's places come free
+        with connect(url, open_timeout=20) as ws:  # still serving (once the flood's places are free)
             assert json.loads(ws.recv(10))["type"] == "hello"
             ws.send(json.dumps({"type": "say", "id": "after", "text": "はい"}))
             while (message := json.loads(ws.recv(10)))["type"] != "ended":
                 pass
             assert message == {"type": "ended", "id": "after", "stopped": False}
         assert process.poll() is None
-    assert lines.empty() or "Too many open files" not in "".join(lines.queue)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 130
+    time.sleep(0.2)  # the reading thread's last lines
+    said = "".join(lines.queue)
+    assert all(line.startswith("lipsync: ") for line in said.splitlines()), said[:500]  # no tracebacks
+    assert "Too many open files" not in said
+
+
+def hello(url: str) -> bool:
+    """Whether the server at ``url`` greets a new client now."""
+    try:
+        with connect(url, open_timeout=2) as ws:
+            return bool(json.loads(ws.recv(2))["type"] == "hello")
+    except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
+        return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True

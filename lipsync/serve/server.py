@@ -122,10 +122,14 @@ class Server:
         except (OSError, OverflowError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise LipsyncError(f"cannot serve on {self.host}:{self.port}: {reason}") from exc
-        # websockets runs each connection (handshake, frames, close); the accepting is ours.
+        # websockets runs each connection (handshake, frames, close); the accepting is ours. Its
+        # own log holds clients' faults (a port scan's half handshakes, as tracebacks with some
+        # versions): not the operator's business, so kept quiet.
+        quiet = logging.getLogger("lipsync.serve.websockets")
+        quiet.setLevel(logging.CRITICAL)
         self._ws = serve(self._handle, sock=listener, process_request=self._http, max_size=MAX_MESSAGE,
                          max_queue=1, compression=None, server_header=None, open_timeout=_OPEN_TIMEOUT,
-                         close_timeout=_CLOSE_TIMEOUT)
+                         close_timeout=_CLOSE_TIMEOUT, logger=quiet)
         self._listener = listener
         self.port = listener.getsockname()[1]
         self._thread = threading.Thread(target=self._accept, name="lipsync-serve", daemon=True)
