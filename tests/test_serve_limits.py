@@ -4,6 +4,7 @@ every refusal is said (an ``error`` with its code), never a silent drop or a thr
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import socket
 import threading
@@ -15,6 +16,7 @@ from serveclient import Client, client, serving
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from lipsync.errors import LipsyncError
 from lipsync.live.clock import VirtualClock
 from lipsync.live.speaker import Speaker
 from lipsync.serve.limits import Limits
@@ -117,3 +119,32 @@ def test_clients_past_the_limit_are_told_busy_and_idle_connections_are_bounded()
         with client(server) as later:  # places free again: served
             later.send({"type": "say", "id": "later", "text": "はい"})
             assert later.ended("later")[-1]["stopped"] is False
+
+
+def test_short_of_descriptors_at_accept_it_warns_waits_and_serves_on(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    real = socket.socket.accept
+    shortages = iter(range(3))
+
+    def accept(self: socket.socket) -> tuple[socket.socket, object]:
+        if next(shortages, None) is not None:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real(self)
+
+    with serving(quick()) as server:
+        monkeypatch.setattr(socket.socket, "accept", accept)
+        with client(server) as c:  # it waited in the backlog meanwhile
+            c.send({"type": "say", "id": "through", "text": "はい"})
+            assert c.ended("through")[-1]["stopped"] is False
+    assert "cannot take a connection (Too many open files)" in caplog.text
+
+
+def test_a_server_that_cannot_accept_any_more_says_so_instead_of_ending_quietly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def accept(self: socket.socket) -> tuple[socket.socket, object]:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    with serving(quick()) as server:
+        monkeypatch.setattr(socket.socket, "accept", accept)
+        with pytest.raises(LipsyncError, match="the server stopped: cannot accept connections: Bad file"):
+            server.serve_forever()
