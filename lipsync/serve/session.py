@@ -1,8 +1,7 @@
 """One client of ``lipsync serve``: its requests in, its messages out, its speech stopped with it.
 
-Requests are handled in the connection's own thread; messages leave through a queue and a
-writer thread, except small urgent ones (frames, ``started``), which leave from the
-scheduler's thread when that keeps the order and cannot block. See ``Session``.
+Requests are handled in the connection's own thread; messages leave through the client's
+``Outbox`` (``outbox.py``).
 
 Each frame is counted against the client address's rate before it is even parsed; a ``say``
 takes its place in the queue (``lipsync.serve.limits.Queue``) before its sound is decoded, and
@@ -12,16 +11,13 @@ gives it back when its ``ended`` is sent.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import queue
-import socket
-import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lipsync.errors import LipsyncError
 from lipsync.serve.messages import hello, speech
+from lipsync.serve.outbox import FLUSH, Outbox
 from lipsync.serve.protocol import (
     ProtocolError,
     SayRequest,
@@ -46,16 +42,9 @@ __all__ = ["Host", "Session"]
 
 logger = logging.getLogger("lipsync.serve")
 
-_OUTBOX = 4096  # messages queued for one client before its frames are dropped, and it is let go
-_OUTBOX_BYTES = 64 * 1024 * 1024  # bytes queued for one client before it is let go
 _DECODING = threading.BoundedSemaphore(2)  # WAVs decoded (and aligned) at once, all clients
 _LARGE = 65536  # characters: a frame past this is let go of at once, and its memory given back
 _PONG = 0.5  # seconds to wait for the pong that frees a large frame (a stuck client keeps it longer)
-_GOODBYE = None, None  # the writer's cue to close the connection (the server is shutting down)
-_STALL = 2.0  # seconds a send may make no progress before the client is let go
-_FLUSH = 0.25  # seconds the scheduler waits for a speech message to leave
-_DIRECT = 16384  # the largest message (characters) sent from the scheduler's thread
-Message = dict[str, Any]
 
 
 class Host(Protocol):
@@ -78,116 +67,19 @@ class Host(Protocol):
 
 
 class Session:
-    """One client: its requests in, its messages out (through its own queue and thread).
-
-    A small urgent message (a frame, ``started``) skips the queue when nothing is queued
-    before it and the socket has room: it leaves from the scheduler's thread at once, one
-    thread wake-up sooner. A ``speech`` message is queued, and the scheduler waits (at most
-    ``_FLUSH`` seconds) until it has gone, before the next piece's synthesis may start: Open
-    JTalk holds the GIL for a whole synthesis, and would hold the message back that long. A
-    send that makes no progress for ``_STALL`` seconds (a client that stopped reading) ends
-    that client's connection; the scheduler never waits on it longer than ``_FLUSH``.
-    """
+    """One client: its requests in (on the connection's thread), its messages out (``Outbox``),
+    its speech stopped with it."""
 
     def __init__(self, server: Host, connection: ServerConnection, address: str) -> None:
         self.server = server
         self.connection = connection
         self.address = address  # the client's, what its requests are counted by
-        # JSON texts to send, each with an event to set once it has gone (or failed); ``_GOODBYE``
-        # to close; None to end.
-        self.outbox: queue.Queue[tuple[str | None, threading.Event | None] | None] = queue.Queue()
-        self.sending = threading.Lock()  # held while a message is on its way out
-        self.pending = 0  # queued and not yet sent (read and changed under ``count``) ...
-        self.pending_bytes = 0  # ... and their characters
-        self.count = threading.Lock()
+        self.out = Outbox(connection, address)
+        self.send = self.out.send
         self.utterances: dict[str, Utterance] = {}
         self.lock = threading.Lock()
-        self.closed = threading.Event()  # nothing more is sent
         self.gone = threading.Event()  # the connection is over
         self.leaving = False  # the goodbye is queued
-
-    def send(self, message: Message, *, droppable: bool = False, urgent: bool = False,
-             wait: float = 0.0) -> None:
-        """Send ``message`` to the client, in order.
-
-        ``droppable``: a frame, dropped if the client is far behind. ``urgent``: send it at
-        once if it is small and that cannot block. ``wait``: block until it has gone, at most
-        that many seconds.
-        """
-        if self.closed.is_set() or (droppable and self.outbox.qsize() > _OUTBOX):
-            return  # a client that does not read loses frames, never the scheduler's time
-        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-        if (droppable or urgent) and len(text) <= _DIRECT and self._send_now(text):
-            return
-        gone = threading.Event() if wait > 0 else None
-        with self.count:
-            behind = self.pending and (self.pending >= _OUTBOX
-                                       or self.pending_bytes + len(text) > _OUTBOX_BYTES)
-            if not behind:
-                self.pending += 1
-                self.pending_bytes += len(text)
-        if behind:  # it does not read what it asked for: it goes, the server's memory stays
-            logger.warning("client %s reads too slowly: let go", self.address)
-            self._hang_up()
-            return
-        self.outbox.put((text, gone))
-        if gone is not None:
-            gone.wait(wait)
-
-    def _send_now(self, text: str) -> bool:
-        """Send at once if that keeps the order and cannot block; ``False`` to queue it."""
-        import select
-
-        if not self.sending.acquire(blocking=False):
-            return False
-        try:
-            with self.count:
-                if self.pending:
-                    return False
-            try:
-                _, room, _ = select.select([], [self.connection.socket], [], 0)
-            except (OSError, ValueError):  # closed under us
-                return False
-            if room:
-                self._transmit(text)
-            return bool(room)
-        finally:
-            self.sending.release()
-
-    def _transmit(self, text: str) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            self.connection.send(text)
-        except (ConnectionClosed, OSError):
-            # Part of a frame may have gone: the stream is broken, end the connection now.
-            self._hang_up()
-
-    def _hang_up(self) -> None:
-        """End the connection now, without a closing handshake."""
-        self.closed.set()
-        with contextlib.suppress(OSError):
-            self.connection.socket.shutdown(socket.SHUT_RDWR)
-
-    def _write(self) -> None:
-        while True:
-            item = self.outbox.get()
-            if item is None:
-                return
-            text, gone = item
-            if text is None:  # goodbye: the server is shutting down
-                self.closed.set()
-                with self.sending, contextlib.suppress(Exception):
-                    self.connection.close(1001, "lipsync serve is shutting down")
-                continue
-            with self.sending:
-                if not self.closed.is_set():
-                    self._transmit(text)
-                with self.count:
-                    self.pending -= 1
-                    self.pending_bytes -= len(text)
-            if gone is not None:
-                gone.set()
 
     def stop_speech(self) -> None:
         """Stop this client's speech, playing and queued (each ends with ``stopped``)."""
@@ -204,7 +96,7 @@ class Session:
                 return False
             if not self.leaving:
                 self.leaving = True
-                self.outbox.put(_GOODBYE)
+                self.out.goodbye()
         return True
 
     @property
@@ -214,10 +106,7 @@ class Session:
     def run(self) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        _limit_sends(self.connection.socket)
-
-        writer = threading.Thread(target=self._write, name="lipsync-serve-out", daemon=True)
-        writer.start()
+        self.out.start()
         output = self.server.speaker.output
         self.send(hello(output.sample_rate if output is not None else 48000))
         try:
@@ -229,10 +118,9 @@ class Session:
         except ConnectionClosed:
             pass
         finally:
-            self.closed.set()
+            self.out.closed.set()
             self.stop_speech()  # a client gone mid-speech: its speech ends with it
-            self.outbox.put(None)
-            writer.join(timeout=5.0)
+            self.out.finish()
             self.gone.set()
 
     def _let_go_of_large_frame(self) -> None:
@@ -322,7 +210,7 @@ class Session:
                 return
             timeline, _ = resolve(piece.timeline, lipmap, unknown=server.speaker.unknown)
             offset = round(start - first[0], 6)
-            self.send(speech(request_id, offset, piece, timeline, lipmap, shares), wait=_FLUSH)
+            self.send(speech(request_id, offset, piece, timeline, lipmap, shares), wait=FLUSH)
 
         extra = server.on_weights
 
@@ -373,13 +261,3 @@ def _trim_memory() -> None:
 _trim: Any = None  # glibc's malloc_trim once looked up, or False where there is none
 
 
-def _limit_sends(sock: socket.socket) -> None:
-    """Let a send on ``sock`` wait at most ``_STALL`` seconds (receiving keeps no limit)."""
-    import struct
-
-    if sys.platform == "win32":
-        value = struct.pack("L", int(_STALL * 1000))
-    else:
-        value = struct.pack("ll", int(_STALL), int(_STALL % 1 * 1_000_000))
-    with contextlib.suppress(OSError):  # best effort: without it, the queue still protects
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
