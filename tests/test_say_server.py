@@ -142,3 +142,16 @@ def test_something_that_is_not_lipsync_is_told_apart_quickly(
     assert code == 3 and said in err and len(err.splitlines()) == 1, err
     assert err.startswith("lipsync: ") and "Traceback" not in err
     assert took < 5  # it never waits forever
+
+
+def test_text_that_is_not_utf8_is_refused_in_one_line(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    code, err = run(capsys, "abc\udcff", "--server", "ws://127.0.0.1:9")  # as argv carries byte 0xff
+    assert code == 2 and err == "lipsync: TEXT: expected UTF-8 text, found byte 0xff at character 4\n"
+
+    class Stdin:
+        buffer = io.BytesIO(b"abc\xff")
+
+    monkeypatch.setattr("sys.stdin", Stdin())
+    code, err = run(capsys, "-", "--server", "ws://127.0.0.1:9")
+    assert code == 2 and err == "lipsync: <stdin>: expected UTF-8 text, found byte 0xff near byte 4\n"

@@ -73,7 +73,7 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
     if args.wav is None:
         if args.text is None:
             raise UsageError("--labels and --sequence need the audio they describe: --wav FILE")
-        text = sys.stdin.read() if args.text == "-" else args.text
+        text = _stdin() if args.text == "-" else _utf8(args.text, "TEXT")
         if not text.strip():
             raise ValueRefused("nothing to say: the text is empty")
         if len(text) > MAX_TEXT:
@@ -92,12 +92,33 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
 
         timeline = Timeline.from_sequence(args.sequence)
     elif args.spoken is not None:
-        request["text"] = args.spoken  # the server aligns the audio to it
+        request["text"] = _utf8(args.spoken, "--text")  # the server aligns the audio to it
     else:
         raise UsageError("--wav needs its --text TEXT, --labels FILE or --sequence SEQ")
     if timeline is not None:  # read here, in any format we read; sent as plain timed segments
         request["labels"] = "".join(f"{float(p.start):.4f} {float(p.end):.4f} {p.name}\n" for p in timeline)
     return request
+
+
+def _stdin() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueRefused(f"<stdin>: expected UTF-8 text, found byte {data[exc.start]:#04x} near byte "
+                           f"{exc.start + 1}") from None
+
+
+def _utf8(text: str, what: str) -> str:
+    """``text`` from the command line, refused if it holds bytes that are not UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(text[exc.start]) - 0xDC00 if 0xDC80 <= ord(text[exc.start]) <= 0xDCFF else None
+        found = f"byte {byte:#04x}" if byte is not None else "an unpaired surrogate"
+        raise ValueRefused(f"{what}: expected UTF-8 text, found {found} at character "
+                           f"{exc.start + 1}") from None
+    return text
 
 
 def _wav(args: argparse.Namespace) -> str:
