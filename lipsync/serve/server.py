@@ -120,7 +120,8 @@ class Server:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
             listener = socket.create_server((self.host, self.port), family=family)
         except (OSError, OverflowError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            reason = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+            reason = reason.split(" (while attempting")[0]  # socket.create_server's addition
             raise LipsyncError(f"cannot serve on {self.host}:{self.port}: {reason}") from exc
         # websockets runs each connection (handshake, frames, close); the accepting is ours. Its
         # own log holds clients' faults (a port scan's half handshakes, as tracebacks with some
