@@ -49,9 +49,12 @@ def _run(args: argparse.Namespace) -> None:
     from lipsync.live.transport import open_transport
     from lipsync.live.transport.vmc import VmcSender, is_vmc_url
     from lipsync.serve.limits import Limits
+    from lipsync.serve.maps import maps_folder
     from lipsync.serve.server import Server
 
     lipmap = load_map(args.map)
+    if args.maps_dir is not None:
+        maps_folder(args.maps_dir)  # refused before anything opens
     vmc = VmcSender(args.to) if is_vmc_url(args.to) else None
     if args.to is not None and vmc is None and args.model is None:
         raise ValueRefused("lipsync: --to an agent needs its --model ALIAS")

@@ -20,7 +20,7 @@ from lipsync.errors import ValueRefused
 from lipsync.maps.lipmap import LipMap
 from lipsync.maps.named import MAP_NAMES, named_map, unknown_map
 
-__all__ = ["MAX_MAP_BYTES", "ServerMaps"]
+__all__ = ["MAX_MAP_BYTES", "ServerMaps", "maps_folder"]
 
 #: The largest map file a client may name (the shipped maps are under 4 KB).
 MAX_MAP_BYTES = 256 * 1024
@@ -29,17 +29,20 @@ _FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0
           | getattr(os, "O_NOFOLLOW", 0))
 
 
+def maps_folder(folder: str | Path) -> str:
+    """``folder`` as the maps folder (its real path); ``ValueRefused`` if it is not a folder."""
+    if not Path(folder).is_dir():
+        raise ValueRefused(f"{folder}: not a folder (--maps-dir takes the folder of the lip maps clients "
+                           "may name)")
+    return os.path.realpath(folder)
+
+
 class ServerMaps:
     """The server's own map (``default``), the named maps, and the files in ``folder`` (or none)."""
 
     def __init__(self, default: LipMap, folder: str | Path | None = None) -> None:
         self.default = default
-        self.folder: str | None = None
-        if folder is not None:
-            if not Path(folder).is_dir():
-                raise ValueRefused(f"{folder}: not a folder (--maps-dir takes the folder of the lip maps "
-                                   "clients may name)")
-            self.folder = os.path.realpath(folder)
+        self.folder = None if folder is None else maps_folder(folder)
         self._lock = threading.Lock()
         self._parsed: dict[tuple[str, int, int, int, int], LipMap] = {}
 

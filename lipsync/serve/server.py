@@ -167,7 +167,7 @@ class Server:
         waiting = set(sessions)
         while waiting and time.monotonic() < deadline:
             for session in list(waiting):
-                if session.leave():  # its last messages have gone and its Close is on the way
+                if session.leave():  # its ended messages are queued, and its Close after them
                     waiting.discard(session)
             time.sleep(0.01)
         while sessions and time.monotonic() < deadline and any(s.connected for s in sessions):
