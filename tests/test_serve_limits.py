@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import errno
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -21,6 +23,7 @@ from lipsync.live.clock import VirtualClock
 from lipsync.live.speaker import Speaker
 from lipsync.serve.limits import Limits
 from lipsync.serve.server import SPARE
+from lipsync.speech.synthesis import synthesize
 
 LONG = "今日はとても良い天気ですね。散歩に行きましょう。公園で少し休んでから、帰りに買い物をします。"
 #: A frame that decodes to no WAV at all: refused as bad_speech if it is ever decoded.
@@ -148,3 +151,23 @@ def test_a_server_that_cannot_accept_any_more_says_so_instead_of_ending_quietly(
         monkeypatch.setattr(socket.socket, "accept", accept)
         with pytest.raises(LipsyncError, match="the server stopped: cannot accept connections: Bad file"):
             server.serve_forever()
+
+
+def test_aligning_a_wav_runs_beside_the_server_and_a_crash_there_fails_only_that_say() -> None:
+    # pydomino holds the GIL throughout: in the server's process it froze every client (and the
+    # signal that ends the server) for seconds. Outside, the others are served meanwhile.
+    text = "今日はとても良い天気ですね。散歩に行きましょう。公園で少し休んでから、帰りに買い物をします。" * 2
+    audio, _ = synthesize(text)
+    wav = base64.b64encode(audio.to_wav_bytes()).decode()
+    with serving(quick()) as server, client(server) as a, client(server) as b:
+        a.send({"type": "say", "id": "long", "wav": wav, "text": text})
+        assert wait_until(lambda: server.aligner.pid is not None)
+        b.send({"type": "say", "id": "short", "text": "はい"})
+        assert b.ended("short")[-1]["stopped"] is False
+        assert a.received[1:] == []  # "long" is still being aligned: nothing yet
+        os.kill(server.aligner.pid or 0, signal.SIGKILL)  # as a native abort would
+        failed = a.recv(10)
+        assert failed["type"] == "error" and failed["code"] == "failed" and failed["id"] == "long"
+        a.send({"type": "say", "id": "again", "wav": wav[:200_000], "labels": "0 1 a\n"})
+        assert a.ended("again")[-1]["stopped"] is False  # the server went on
+    assert server.aligner.pid is None  # closing the server ended the child

@@ -17,11 +17,12 @@ import json
 import math
 import re
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lipsync._numbers import short
-from lipsync.errors import LipsyncError
+from lipsync.errors import LipsyncError, MissingDependency, ValueRefused
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -42,6 +43,8 @@ MAX_LABELS = 2 * 1024 * 1024
 #: The sample rates a ``wav`` may have (Hz), and the longest it may last (seconds).
 MIN_RATE, MAX_RATE, MAX_WAV_SECONDS = 8000, 192_000, 300
 _PEEK = 65536  # the largest frame whose id a refusal looks up
+#: ``align(audio, text)``: where each phoneme of the text is in the audio.
+Aligner = Callable[[Audio, str], Timeline]
 #: Error codes: what went wrong, for a program to act on.
 CODES = (
     "bad_json",  # the frame is not a JSON object (or is binary)
@@ -182,14 +185,15 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
     return SayRequest(request_id, text, wav, labels, interrupt, lipmap, rate, mode)
 
 
-def decode_speech(request: SayRequest) -> tuple[Audio | None, Timeline | None]:
-    """The audio and timeline of a ``say`` with a ``wav`` (``(None, None)`` for text alone)."""
+def decode_speech(request: SayRequest, align: Aligner) -> tuple[Audio | None, Timeline | None]:
+    """The audio and timeline of a ``say`` with a ``wav`` (``(None, None)`` for text alone);
+    ``align(audio, text)`` finds where a ``wav``'s text is in it."""
     if request.wav is None:
         return None, None
     audio = _wav(request.wav, request.id)
     if request.labels is not None:
         return audio, _labels(request.labels, request.id)
-    return audio, _aligned(audio, request.text or "", request.id)
+    return audio, _aligned(audio, request.text or "", request.id, align)
 
 
 def _wav(data: str, request_id: str | None) -> Audio:
@@ -223,18 +227,15 @@ def _wav(data: str, request_id: str | None) -> Audio:
     return Audio(samples, rate)
 
 
-def _aligned(audio: Audio, text: str, request_id: str | None) -> Timeline:
+def _aligned(audio: Audio, text: str, request_id: str | None, align: Aligner) -> Timeline:
     """Where each phoneme of ``text`` is in ``audio`` (``lipsync.align``, where installed)."""
     try:
-        from lipsync.alignment.aligner import align  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
+        return align(audio, text)
+    except MissingDependency:
         raise ProtocolError("bad_message", "this lipsync cannot align a \"wav\" to its \"text\": "
                             "send its \"labels\"", request_id) from None
-    try:
-        timeline: Timeline = align(audio, text)
-    except LipsyncError as exc:
+    except ValueRefused as exc:
         raise ProtocolError("bad_speech", str(exc).splitlines()[0], request_id) from None
-    return timeline
 
 
 def _labels(text: str, request_id: str | None) -> Timeline:

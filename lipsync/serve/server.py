@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.serve import DEFAULT_PORT
+from lipsync.serve.aligning import OutsideAligner
 from lipsync.serve.limits import Limits, Queue, RateLimiter, clients_that_fit
 from lipsync.serve.maps import ServerMaps
 from lipsync.serve.pages import page_response
@@ -87,6 +88,7 @@ class Server:
         self.maps = ServerMaps(speaker.lipmap, maps_dir)
         self.rates = RateLimiter(self.limits.burst, self.limits.rate)
         self.queue = Queue(self.limits)
+        self.aligner = OutsideAligner()
         self._ids = itertools.count(1)
         self._sessions: set[Session] = set()
         self._sockets: set[socket.socket] = set()  # every client's, from accept to its end
@@ -160,6 +162,7 @@ class Server:
             self._thread.join(timeout=_TICK * 2)
         if self._listener is not None:
             self._listener.close()
+        self.aligner.close()
         with self._lock:
             sessions = list(self._sessions)
         for session in sessions:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from lipsync.live.speaker import Speaker, Utterance, WeightsCallback
     from lipsync.maps.lipmap import LipMap
+    from lipsync.serve.aligning import OutsideAligner
     from lipsync.serve.limits import Queue, RateLimiter
     from lipsync.serve.maps import ServerMaps
     from lipsync.speech.pieces import Piece
@@ -60,9 +61,15 @@ class Host(Protocol):
     rates: RateLimiter
     #: Places in the speaker's queue.
     queue: Queue
+    #: Aligns a ``wav`` to its text (out of the server's process).
+    aligner: OutsideAligner
 
     def next_id(self) -> str:
         """A request id for a request that brought none."""
+        ...
+
+    def is_closing(self) -> bool:
+        """Whether the server is shutting down (it takes no more speech)."""
         ...
 
 
@@ -158,6 +165,8 @@ class Session:
 
     def _say(self, request: SayRequest, request_id: str) -> None:
         server = self.server
+        if server.is_closing():
+            raise ProtocolError("busy", "the server is shutting down", request_id)
         with self.lock:
             if request_id in self.utterances:
                 raise ProtocolError("bad_message", f"id {request_id!r} is still speaking: give each say "
@@ -175,7 +184,7 @@ class Session:
                 raise ProtocolError("busy", "the server is decoding other clients' sound: try again in a "
                                     "moment", request_id)
             try:
-                audio, timeline = decode_speech(request)
+                audio, timeline = decode_speech(request, server.aligner.align)
             finally:
                 if request.wav is not None:
                     _DECODING.release()
