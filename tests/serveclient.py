@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -80,18 +83,43 @@ def serving(speaker: Speaker, **options: Any) -> Iterator[Server]:
 
 
 @contextmanager
-def serve_process(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serve_process(*args: str, before: list[str] | None = None,
+                  **options: Any) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Run ``lipsync serve --port 0 --audio null ARGS``; yield its ws:// URL (once it listens)
-    and the process. Leaving sends SIGINT and expects exit code 130."""
+    and the process (``options`` go to ``Popen``; lines it printed before it listened go to
+    ``before``). Leaving sends SIGINT and expects exit code 130, unless it has ended already."""
     process = subprocess.Popen([sys.executable, "-m", "lipsync", "serve", "--port", "0", "--audio", "null",
-                                *args], stderr=subprocess.PIPE, text=True)
+                                *args], stderr=subprocess.PIPE, text=True, **options)
+    ended = False
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
+        while line.startswith("lipsync: warning: ") and before is not None:
+            before.append(line)
+            line = process.stderr.readline()
         assert "serving ws://" in line, line + process.stderr.read()
         yield line.split("serving ")[1].split()[0], process
+        ended = process.poll() is not None
     finally:
-        process.send_signal(signal.SIGINT)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
         code = process.wait(timeout=20)
-        process.stderr.close()  # type: ignore[union-attr]
-    assert code == 130
+        if process.stderr is not None:
+            process.stderr.close()
+    assert ended or code == 130
+
+
+def stuck_client(port: int) -> socket.socket:
+    """A WebSocket client whose program stopped (its event loop gone, its socket open): it
+    completes the handshake, then never reads nor answers again. Close the socket to end it."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET /lipsync HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                 .encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(1)
+    assert answer.startswith(b"HTTP/1.1 101 "), answer
+    return sock

@@ -142,3 +142,41 @@ def test_syntheses_at_once_each_have_an_engine_and_the_same_results():
         got_audio, got_timeline = results[n]  # type: ignore[misc]
         assert got_timeline == timeline
         assert np.array_equal(got_audio.samples, audio.samples)
+
+
+def test_open_jtalk_warnings_are_counted_once_not_printed_per_mora(capfd, caplog, monkeypatch):
+    # Open JTalk's C code prints a line per odd mora to descriptor 2 (100 KB for 1 000 "ー"),
+    # from several engines at once in a server: each call's lines become one counted warning,
+    # and descriptor 2 is itself again after the calls, however they overlapped.
+    import os
+    import threading
+
+    import lipsync.speech.stderr
+
+    monkeypatch.setattr(lipsync.speech.stderr, "_logged", {})  # as if nothing was said before
+
+    def front_end(count: int) -> None:
+        with pytest.raises(ValueRefused):  # only "ー": nothing to say, and a warning per mora
+            labels_for("ー" * count)
+
+    counts = [200, 300, 100, 250]
+    threads = [threading.Thread(target=front_end, args=(count,)) for count in counts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    os.write(2, b"after\n")
+    _, err = capfd.readouterr()
+    assert err == "after\n"
+    warned = [r.getMessage() for r in caplog.records if r.name == "lipsync.speech"]
+    assert all(m.startswith("Open JTalk: ") for m in warned) and len(warned) <= 2 * len(counts)
+    assert any(m.startswith("Open JTalk: First mora should not be long vowel symbol. (") for m in warned)
+
+
+def test_open_jtalk_warnings_reach_the_terminal_as_a_few_prefixed_lines():
+    result = subprocess.run([sys.executable, "-m", "lipsync", "say", "ー" * 1000, "--to", "stdout", "--model",
+                             "x", "--audio", "null"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "nothing to say" in result.stderr
+    assert len(result.stderr) < 1000, result.stderr[:300]
+    assert all(line.startswith("lipsync: ") for line in result.stderr.splitlines())
+    assert "lipsync: warning: Open JTalk: First mora should not be long vowel symbol. (" in result.stderr

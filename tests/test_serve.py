@@ -24,7 +24,7 @@ from lipsync.live.speaker import Speaker
 from lipsync.maps.named import MAP_NAMES, load_map
 from lipsync.motion import Motion, mouth_curves
 from lipsync.motion.shape import VOWEL_SHAPES, mouth_shares
-from lipsync.serve.server import Server
+from lipsync.serve.pages import own_host
 from lipsync.sound import Audio
 from lipsync.speech.pieces import speech_pieces
 from lipsync.speech.synthesis import synthesize
@@ -213,15 +213,54 @@ def test_a_foreign_origin_is_refused_and_the_own_page_and_no_origin_accepted() -
                 assert c.hello["path"] == "/lipsync"
 
 
-def test_own_hosts_are_the_bound_address_and_port_never_another_name() -> None:
-    loopback = Server(quick(), host="127.0.0.1", port=50100)
-    assert loopback.own_host("127.0.0.1:50100") and loopback.own_host("localhost:50100")
-    assert loopback.own_host("[::1]:50100")
+def this_machines_address() -> str | None:
+    """An address of this machine other than loopback (None if it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.7", 9))  # no packet leaves: it only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_on_every_address_only_the_servers_own_page_origins_are_taken() -> None:
+    with serving(quick(), host="0.0.0.0") as server:
+        port = server.port
+        url = f"ws://127.0.0.1:{port}/lipsync"
+        for origin in (f"http://localhost:{port}", f"http://127.0.0.1:{port}", None):
+            with connect(url, origin=origin) as ws:  # type: ignore[arg-type]
+                assert json.loads(ws.recv(10))["type"] == "hello"
+        for origin in (f"http://10.1.2.3:{port}", f"http://198.51.100.7:{port}", f"http://evil.example:{port}",
+                       f"http://localhost:{port + 1}"):
+            with pytest.raises(InvalidStatus) as refused:
+                connect(url, origin=origin)  # type: ignore[arg-type]
+            assert refused.value.response.status_code == 403, origin
+        mine = this_machines_address()
+        if mine is not None:  # reached at that address: its page is ours, localhost's is not
+            there = f"ws://{mine}:{port}/lipsync"
+            with connect(there, origin=f"http://{mine}:{port}") as ws:  # type: ignore[arg-type]
+                assert json.loads(ws.recv(10))["type"] == "hello"
+            with pytest.raises(InvalidStatus):
+                connect(there, origin=f"http://localhost:{port}")  # type: ignore[arg-type]
+
+
+def test_own_hosts_are_the_address_reached_and_its_port_never_another_name() -> None:
+    def ours(hostport: str, local: str = "127.0.0.1", bound: str = "127.0.0.1") -> bool:
+        return own_host(hostport, port=50100, local=local, bound=bound)
+
+    assert ours("127.0.0.1:50100") and ours("localhost:50100") and ours("[::1]:50100")
     for other in ("127.0.0.1:50101", "evil.example:50100", "192.168.1.2:50100", "127.0.0.1", ""):
-        assert not loopback.own_host(other)
-    everywhere = Server(quick(), host="0.0.0.0", port=50100)
-    assert everywhere.own_host("192.168.1.2:50100") and everywhere.own_host("[fe80::1]:50100")
-    assert not everywhere.own_host("evil.example:50100") and not everywhere.own_host("192.168.1.2:1")
+        assert not ours(other)
+    # Bound to every address: the one this connection reached is ours, no other machine's.
+    assert ours("192.168.1.2:50100", local="192.168.1.2", bound="0.0.0.0")
+    assert ours("[fe80::1]:50100", local="fe80::1", bound="::")
+    assert ours("192.168.1.2:50100", local="::ffff:192.168.1.2", bound="::")
+    assert ours("localhost:50100", local="127.0.0.1", bound="0.0.0.0")
+    for other in ("192.168.1.3:50100", "localhost:50100", "evil.example:50100", "192.168.1.2:1"):
+        assert not ours(other, local="192.168.1.2", bound="0.0.0.0")
+    assert ours("myhost.lan:50100", local="192.168.1.2", bound="myhost.lan")  # the name it was given
+    assert own_host("127.0.0.1", port=80, local="127.0.0.1", bound="127.0.0.1")  # no port: 80
 
 
 def test_http_serves_the_page_and_nothing_else() -> None:

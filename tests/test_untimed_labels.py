@@ -9,9 +9,10 @@ import pytest
 from conftest import FIXTURES
 
 from lipsync import Audio, UntimedLabels
+from lipsync.alignment.aligner import align
 from lipsync.cli.main import main
 from lipsync.labels.voicevox import query_phonemes, read_audio_query
-from lipsync.serve.protocol import parse_request
+from lipsync.serve.protocol import decode_speech, parse_request
 
 VOICEVOX = FIXTURES / "voicevox"
 AIVIS = VOICEVOX / "audio_query-aivisspeech-shaped.json"  # every length 0.0
@@ -81,6 +82,8 @@ def test_serve_aligns_an_untimed_query_sent_with_its_wav():
     frame = json.dumps({"type": "say", "wav": base64.b64encode(WAV.read_bytes()).decode(),
                         "labels": AIVIS.read_text("utf-8")})
     _, _, request = parse_request(frame)
-    assert request is not None and request.timeline is not None and request.audio is not None
-    assert request.timeline.end * 24000 == len(request.audio)
-    assert [n for n in request.timeline.names if n not in ("sil", "pau")][:3] == ["k", "o", "N"]
+    assert request is not None
+    audio, timeline = decode_speech(request, align)  # what a session does once the say is let through
+    assert timeline is not None and audio is not None
+    assert timeline.end * 24000 == len(audio)
+    assert [n for n in timeline.names if n not in ("sil", "pau")][:3] == ["k", "o", "N"]

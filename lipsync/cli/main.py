@@ -93,10 +93,11 @@ def _check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         for text in value if isinstance(value, list) else [value]:
             if not isinstance(text, str):
                 continue
-            bad = next((ch for ch in text if "\udc80" <= ch <= "\udcff"), None)
-            if bad is not None:
+            at = next((i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff"), None)
+            if at is not None:
                 name = action.option_strings[-1] if action.option_strings else (action.metavar or action.dest)
-                raise UsageError(f"{name}: expected UTF-8 text, found the byte 0x{ord(bad) - 0xDC00:02x}")
+                raise UsageError(f"{name}: expected UTF-8 text, found byte 0x{ord(text[at]) - 0xDC00:02x} at "
+                                 f"character {at + 1}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from lipsync.errors import ValueRefused
 from lipsync.maps.lipmap import LipMap
 
-__all__ = ["DEFAULT_MAP", "MAP_NAMES", "load_map", "map_bytes", "named_map"]
+__all__ = ["DEFAULT_MAP", "MAP_NAMES", "load_map", "map_bytes", "named_map", "unknown_map"]
 
 logger = logging.getLogger("lipsync.maps")
 
@@ -88,5 +88,21 @@ def load_map(source: str | Path | None = None) -> LipMap:
         return named_map(source)
     path = Path(source)
     if isinstance(source, str) and not path.exists() and path.name == source and not path.suffix:
-        raise ValueRefused(f"{source}: no such file, and not a named map ({', '.join(MAP_NAMES)})")
+        raise unknown_map(source, "no such file")
     return LipMap.load(path)
+
+
+def unknown_map(name: str, why: str) -> ValueRefused:
+    """The error for ``name``, neither a named map nor a map file (``why``: why not a file).
+
+    ``lipsync say --map`` and ``lipsync serve`` say it alike: the named maps, and the closest
+    to ``name`` if one is close.
+    """
+    import difflib
+
+    from lipsync._numbers import short
+
+    close = difflib.get_close_matches(name.lower(), MAP_NAMES, n=1, cutoff=0.6)
+    hint = f": did you mean {close[0]}?" if close else ""
+    shown = name if name.isprintable() and len(name) <= 60 else short(name)
+    return ValueRefused(f"{shown}: {why}, and not a named map ({', '.join(MAP_NAMES)}){hint}")

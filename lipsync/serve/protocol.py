@@ -17,10 +17,12 @@ import json
 import math
 import re
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lipsync.errors import LipsyncError
+from lipsync._numbers import short
+from lipsync.errors import LipsyncError, MissingDependency, ValueRefused
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
     from lipsync.engines.base import EngineVoice
 
 __all__ = [
-    "CODES", "MAX_MESSAGE", "MAX_TEXT", "PATH", "ProtocolError", "SayRequest", "error", "parse_request",
+    "CODES", "MAX_LABELS", "MAX_MESSAGE", "MAX_RATE", "MAX_TEXT", "MAX_WAV_SECONDS", "MIN_RATE", "PATH",
+    "ProtocolError", "SayRequest", "decode_speech", "error", "parse_request", "request_id_of",
 ]
 
 #: The WebSocket endpoint.
@@ -38,6 +41,13 @@ PATH = "/lipsync"
 MAX_MESSAGE = 16 * 1024 * 1024
 #: The longest text one ``say`` may carry (characters).
 MAX_TEXT = 20_000
+#: The longest ``labels`` one ``say`` may carry (characters).
+MAX_LABELS = 2 * 1024 * 1024
+#: The sample rates a ``wav`` may have (Hz), and the longest it may last (seconds).
+MIN_RATE, MAX_RATE, MAX_WAV_SECONDS = 8000, 192_000, 300
+_PEEK = 65536  # the largest frame whose id a refusal looks up
+#: ``align(audio, text)``: where each phoneme of the text is in the audio.
+Aligner = Callable[[Audio, str], Timeline]
 #: Error codes: what went wrong, for a program to act on.
 CODES = (
     "bad_json",  # the frame is not a JSON object (or is binary)
@@ -45,7 +55,8 @@ CODES = (
     "unknown_type",  # no such message type
     "bad_map",  # the map name or path cannot be loaded
     "bad_speech",  # the text, audio or labels cannot be spoken
-    "rate_limited",  # too many requests too fast
+    "rate_limited",  # too many requests too fast (counted per client address)
+    "busy",  # the server is full: its queue, its sound memory or its clients; try again later
     "failed",  # the server could not speak it (synthesis, audio or agent failure)
 )
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}\Z")
@@ -80,12 +91,16 @@ def error(code: str, message: str, request_id: str | None = None) -> dict[str, A
 
 @dataclass(frozen=True)
 class SayRequest:
-    """A checked ``say``: text, or audio with its text or timeline."""
+    """A checked ``say``: text, or a WAV (still base64) with its text or labels (still text).
+
+    Checking it costs little; ``decode_speech`` does the costly part (the WAV, the labels, the
+    alignment), once the request has been let through.
+    """
 
     id: str | None
     text: str | None
-    audio: Audio | None
-    timeline: Timeline | None
+    wav: str | None
+    labels: str | None
     interrupt: bool
     map: str | None
     fps: float | None  # None: the server's own (``--fps``)
@@ -96,6 +111,11 @@ class SayRequest:
     intensity: float | None = None
     gains: dict[str, float] | None = None
     coarticulation: bool | None = None
+
+    @property
+    def sound_bytes(self) -> int:
+        """At most how many bytes of samples the ``wav`` holds (0 without one)."""
+        return 0 if self.wav is None else len(self.wav) * 3 // 4
 
 
 def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | None]:
@@ -114,14 +134,26 @@ def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | Non
         raise ProtocolError("bad_message", "\"id\" must be 1-64 letters, digits or _.:-")
     kind = message.get("type")
     if kind not in _FIELDS:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}: expected say or stop",
+        raise ProtocolError("unknown_type", f"unknown message type {short(kind)}: expected say or stop",
                             request_id)
     extra = sorted(set(message) - _FIELDS[kind])
     if extra:
-        raise ProtocolError("bad_message", f"{kind} has no field {extra[0]!r}", request_id)
+        raise ProtocolError("bad_message", f"{kind} has no field {short(extra[0])}", request_id)
     if kind == "stop":
         return kind, request_id, None
     return kind, request_id, _say(message, request_id)
+
+
+def request_id_of(frame: str | bytes) -> str | None:
+    """The ``id`` of a small frame, if it has a valid one (for refusing it without decoding it)."""
+    if not isinstance(frame, str) or len(frame) > _PEEK:
+        return None
+    try:
+        message = json.loads(frame)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    raw_id = message.get("id") if isinstance(message, dict) else None
+    return raw_id if isinstance(raw_id, str) and _ID.match(raw_id) else None
 
 
 def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], request_id: str | None) -> Any:
@@ -140,7 +172,7 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
     fps = _field(message, "fps", (int, float), request_id)
     mode = _field(message, "audio", str, request_id) or "local"
     if mode not in ("local", "client"):
-        raise ProtocolError("bad_message", f"\"audio\" must be \"local\" or \"client\", not {mode!r}",
+        raise ProtocolError("bad_message", f"\"audio\" must be \"local\" or \"client\", not {short(mode)}",
                             request_id)
     if fps is not None and not (math.isfinite(fps) and 1 <= fps <= 240):
         raise ProtocolError("bad_message", f"\"fps\" must be 1 to 240, not {fps}", request_id)
@@ -148,27 +180,33 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
         raise ProtocolError("bad_message", "\"map\" must be a map name or a path", request_id)
     if text is not None and (not text.strip() or len(text) > MAX_TEXT):
         raise ProtocolError("bad_speech", f"\"text\" must hold 1 to {MAX_TEXT} characters", request_id)
-    audio = timeline = None
+    if labels is not None and len(labels) > MAX_LABELS:
+        raise ProtocolError("bad_speech", f"\"labels\" must hold at most {MAX_LABELS} characters", request_id)
     if wav is None:
         if text is None:
             raise ProtocolError("bad_message", "say needs \"text\", or \"wav\" with \"text\" or \"labels\"",
                                 request_id)
         if labels is not None:
             raise ProtocolError("bad_message", "\"labels\" go with \"wav\"", request_id)
-    else:
-        audio = _wav(wav, request_id)
-        if labels is None and text is None:
-            raise ProtocolError("bad_message", "\"wav\" needs its \"text\" (to align) or its \"labels\" "
-                                "(a label file's text)", request_id)
-        if labels is not None:
-            timeline = _labels(labels, audio, request_id)
-        else:
-            timeline = _aligned(audio, text or "", request_id)
+    elif labels is None and text is None:
+        raise ProtocolError("bad_message", "\"wav\" needs its \"text\" (to align) or its \"labels\" "
+                            "(a label file's text)", request_id)
     rate = None if fps is None else float(fps)
     tts = None if message.get("tts") is None else _tts(message["tts"], wav is None, request_id)
     intensity, gains, coarticulation = _motion(message, request_id)
-    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode, tts, intensity, gains,
+    return SayRequest(request_id, text, wav, labels, interrupt, lipmap, rate, mode, tts, intensity, gains,
                       coarticulation)
+
+
+def decode_speech(request: SayRequest, align: Aligner) -> tuple[Audio | None, Timeline | None]:
+    """The audio and timeline of a ``say`` with a ``wav`` (``(None, None)`` for text alone);
+    ``align(audio, text)`` finds where a ``wav``'s text is in it."""
+    if request.wav is None:
+        return None, None
+    audio = _wav(request.wav, request.id)
+    if request.labels is not None:
+        return audio, _labels(request.labels, audio, request.id)
+    return audio, _aligned(audio, request.text or "", request.id, align)
 
 
 _TTS_FIELDS = ("speaker", "speed", "pitch", "intonation", "volume", "pre_phoneme", "post_phoneme")
@@ -226,31 +264,39 @@ def _wav(data: str, request_id: str | None) -> Audio:
         raw = base64.b64decode(data, validate=True)
         with wave.open(io.BytesIO(raw), "rb") as source:
             width, channels = source.getsampwidth(), source.getnchannels()
-            rate, frames = source.getframerate(), source.readframes(source.getnframes())
+            rate, count = source.getframerate(), source.getnframes()
+            if width == 2 and MIN_RATE <= rate <= MAX_RATE and count <= MAX_WAV_SECONDS * rate:
+                frames = source.readframes(count)
+        del raw
     except (binascii.Error, ValueError, EOFError, wave.Error) as exc:
         raise ProtocolError("bad_speech", f"\"wav\" is not a base64 WAV file: {exc}", request_id) from None
     if width != 2:
         raise ProtocolError("bad_speech", f"\"wav\" must be 16-bit PCM, not {8 * width}-bit", request_id)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise ProtocolError("bad_speech", f"\"wav\" must be sampled at {MIN_RATE} to {MAX_RATE} Hz, not "
+                            f"{rate} Hz", request_id)
+    if count > MAX_WAV_SECONDS * rate:
+        raise ProtocolError("bad_speech", f"\"wav\" must last at most {MAX_WAV_SECONDS} s", request_id)
     samples = np.frombuffer(frames, dtype="<i2")
-    if channels > 1:
-        samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
+    if channels > 1:  # the channels' mean, in integers (no float copy of a long recording)
+        frame = samples[: len(samples) // channels * channels].reshape(-1, channels)
+        samples = (frame.sum(axis=1, dtype=np.int32) // channels).astype(np.int16)
+    else:
+        samples = samples.astype(np.int16)  # its own copy, in native order
     if not len(samples):
         raise ProtocolError("bad_speech", "\"wav\" holds no samples", request_id)
-    return Audio(np.round(samples).astype(np.int16), rate)
+    return Audio(samples, rate)
 
 
-def _aligned(audio: Audio, text: str, request_id: str | None) -> Timeline:
+def _aligned(audio: Audio, text: str, request_id: str | None, align: Aligner) -> Timeline:
     """Where each phoneme of ``text`` is in ``audio`` (``lipsync.align``, where installed)."""
     try:
-        from lipsync.alignment.aligner import align  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
+        return align(audio, text)
+    except MissingDependency:
         raise ProtocolError("bad_message", "this lipsync cannot align a \"wav\" to its \"text\": "
                             "send its \"labels\"", request_id) from None
-    try:
-        timeline: Timeline = align(audio, text)
-    except LipsyncError as exc:
+    except ValueRefused as exc:
         raise ProtocolError("bad_speech", str(exc).splitlines()[0], request_id) from None
-    return timeline
 
 
 def _labels(text: str, audio: Audio, request_id: str | None) -> Timeline:

@@ -8,42 +8,61 @@ messages from the speaker's own scheduler (``on_weights``); ``"audio": "client"`
 piece's sound as a ``speech`` message and plays silence of the same length, so the agent and
 the end of the utterance still keep time.
 
-``GET /`` serves the preview page; a WebSocket upgrade whose ``Origin`` is not that page
-(same host and port) is refused, so a web page elsewhere cannot make the character speak.
-Each client is a ``Session`` (``session.py``): a slow or vanished client never holds up the
-scheduler or the others.
+``GET /`` serves the preview page; a WebSocket upgrade from any other page is refused
+(``pages.py``). Each client is a ``Session`` (``session.py``): a slow or vanished client never
+holds up the scheduler or the others. What clients may use is bounded (``limits.py``), and the
+maps they may name are the shipped ones and the files of ``maps_dir`` (``maps.py``).
+
+The server accepts connections itself (websockets handles each one): running out of file
+descriptors or threads refuses connections for a while, with a warning, and never ends the
+server. ``close()`` stops every client's speech (each hears ``ended`` with ``stopped``), says
+goodbye, and within ``CLOSE_WITHIN`` seconds drops whoever has not left, whatever they do.
 """
 
 from __future__ import annotations
 
-import http
+import contextlib
+import dataclasses
+import errno
 import itertools
 import logging
+import socket
 import threading
-from importlib import resources
+import time
 from typing import TYPE_CHECKING
 
-from lipsync.errors import LipsyncError
+from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.serve import DEFAULT_PORT
-from lipsync.serve.protocol import MAX_MESSAGE, PATH, ProtocolError
-from lipsync.serve.session import RATE, Session
+from lipsync.serve.aligning import OutsideAligner
+from lipsync.serve.limits import Limits, Queue, RateLimiter, clients_that_fit
+from lipsync.serve.maps import ServerMaps
+from lipsync.serve.pages import LOOPBACK, page_response
+from lipsync.serve.protocol import MAX_MESSAGE, PATH, ProtocolError, error
+from lipsync.serve.session import Session
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from websockets.http11 import Request, Response
     from websockets.sync.server import Server as WsServer
     from websockets.sync.server import ServerConnection
 
     from lipsync.engines.base import Engine, EngineVoice
     from lipsync.live.speaker import Speaker, WeightsCallback
-    from lipsync.maps.lipmap import LipMap
 
-__all__ = ["DEFAULT_PORT", "PATH", "RATE", "Server"]
+__all__ = ["CLOSE_WITHIN", "DEFAULT_PORT", "PATH", "SPARE", "Server"]
 
 logger = logging.getLogger("lipsync.serve")
 
-_PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
-          "/style.css": ("style.css", "text/css")}
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: Seconds ``close()`` takes at most: clients that have not left by then are dropped.
+CLOSE_WITHIN = 0.3
+#: Connections past ``Limits.clients`` still taken, to be told the server is busy.
+SPARE = 8
+_OPEN_TIMEOUT = 5.0  # seconds a connection has to finish its opening handshake
+_CLOSE_TIMEOUT = 1.0  # seconds a client has to answer a Close
+_TICK = 0.2  # how often the accepting thread looks whether the server is closing
+_SHORT_OF = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_COMPLAIN_EVERY = 10.0  # seconds between warnings about refused connections
 
 
 class Server:
@@ -52,25 +71,37 @@ class Server:
     ``start()`` binds and serves from a background thread; ``close()`` stops it and every
     client's speech. ``port`` is the bound port (pass 0 to take a free one). ``on_weights``
     (e.g. a ``VmcSender``) hears every utterance's weights at its ``fps``, whatever its
-    ``audio``.
+    ``audio``. ``maps_dir``: the folder of map files clients may name (none by default).
     """
 
     def __init__(
         self, speaker: Speaker, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-        on_weights: WeightsCallback | None = None,
+        on_weights: WeightsCallback | None = None, maps_dir: str | Path | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        if not (isinstance(port, int) and 0 <= port <= 65535):
+            raise ValueRefused(f"port {port!r} is out of range (0 to 65535)")
         self.speaker = speaker
         self.on_weights = on_weights
         self.host = host
         self.port = port
-        self._maps: dict[str, LipMap] = {}
+        self.limits = limits or Limits()
+        self.maps = ServerMaps(speaker.lipmap, maps_dir)
+        self.rates = RateLimiter(self.limits.burst, self.limits.rate)
+        self.queue = Queue(self.limits)
+        self.aligner = OutsideAligner()
         self._engines: dict[tuple[str, EngineVoice], Engine] = {}
-        self._maps_lock = threading.Lock()
+        self._engines_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._sessions: set[Session] = set()
-        self._sessions_lock = threading.Lock()
-        self._server: WsServer | None = None
+        self._sockets: set[socket.socket] = set()  # every client's, from accept to its end
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._listener: socket.socket | None = None
+        self._ws: WsServer | None = None
         self._thread: threading.Thread | None = None
+        self._failure: str | None = None
+        self._complained = -_COMPLAIN_EVERY
 
     @property
     def url(self) -> str:
@@ -85,27 +116,73 @@ class Server:
             from lipsync.speech.synthesis import synthesize
 
             synthesize("あ", voice=self.speaker.voice)
+        fit = clients_that_fit(SPARE)
+        if fit is not None and fit < self.limits.clients:  # never more than its descriptors allow
+            logger.warning("only %d clients fit in this process's file descriptors (ulimit -n): taking at "
+                           "most that many", max(fit, 1))
+            self.limits = dataclasses.replace(self.limits, clients=max(fit, 1))
         try:
-            self._server = serve(self._handle, self.host, self.port, process_request=self._http,
-                                 max_size=MAX_MESSAGE, compression=None, server_header=None)
-        except OSError as exc:
-            raise LipsyncError(f"cannot serve on {self.host}:{self.port}: {exc.strerror or exc}") from exc
-        self.port = self._server.socket.getsockname()[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lipsync-serve", daemon=True)
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.create_server((self.host, self.port), family=family)
+        except (OSError, OverflowError) as exc:
+            reason = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+            reason = reason.split(" (while attempting")[0]  # socket.create_server's addition
+            raise LipsyncError(f"cannot serve on {self.host}:{self.port}: {reason}") from exc
+        # websockets runs each connection (handshake, frames, close); the accepting is ours. Its
+        # own log holds clients' faults (a port scan's half handshakes, as tracebacks with some
+        # versions): not the operator's business, so kept quiet.
+        quiet = logging.getLogger("lipsync.serve.websockets")
+        quiet.setLevel(logging.CRITICAL)
+        self._ws = serve(self._handle, sock=listener, process_request=self._http, max_size=MAX_MESSAGE,
+                         max_queue=1, compression=None, server_header=None, open_timeout=_OPEN_TIMEOUT,
+                         close_timeout=_CLOSE_TIMEOUT, logger=quiet)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, name="lipsync-serve", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        """Block until ``close()`` (from another thread or a signal handler's unwinding)."""
+        """Block until ``close()`` (from another thread or a signal handler's unwinding).
+
+        Raises ``LipsyncError`` if the server stopped by itself: it never ends silently.
+        """
         assert self._thread is not None
         while self._thread.is_alive():
             self._thread.join(0.5)
+        if self._failure is not None and not self._closing.is_set():
+            raise LipsyncError(f"lipsync: the server stopped: {self._failure}")
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
+        """Stop accepting, stop every client's speech (each hears ``ended``), say goodbye, and
+        drop whoever is still there after ``CLOSE_WITHIN`` seconds."""
+        deadline = time.monotonic() + CLOSE_WITHIN
+        self._closing.set()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread at once
         if self._thread is not None:
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=_TICK * 2)
+        if self._listener is not None:
+            self._listener.close()
+        self.aligner.close()
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.stop_speech()
+        waiting = set(sessions)
+        while waiting and time.monotonic() < deadline:
+            for session in list(waiting):
+                if session.leave():  # its ended messages are queued, and its Close after them
+                    waiting.discard(session)
+            time.sleep(0.01)
+        while sessions and time.monotonic() < deadline and any(s.connected for s in sessions):
+            time.sleep(0.01)
+        with self._lock:
+            dropped = list(self._sockets)
+        for sock in dropped:  # whatever they are doing: the server is going
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Server:
         return self.start()
@@ -113,71 +190,98 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- HTTP and the handshake ---------------------------------------------------------------
-
-    def own_host(self, hostport: str) -> bool:
-        """Whether ``HOST:PORT`` (a ``Host`` header, or an origin without ``http://``) is ours.
-
-        Ours: our port, and the address we bound (any loopback name when that is loopback;
-        any IP address when we bound them all). Never another DNS name: a name that resolves
-        to us is how a page elsewhere would pass for ours (DNS rebinding).
-        """
-        import ipaddress
-
-        host, colon, port = hostport.rpartition(":")
-        if not colon or port != str(self.port):
-            return False
-        host = host.strip("[]").lower()
-        bound = self.host.strip("[]").lower()
-        if host == bound or (bound in _LOOPBACK and host in _LOOPBACK):
-            return True
-        if bound in ("0.0.0.0", "::", ""):
-            try:
-                ipaddress.ip_address(host)
-            except ValueError:
-                return False
-            return True
-        return False
-
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        from websockets.datastructures import Headers
-        from websockets.http11 import Response
-
-        def reply(status: http.HTTPStatus, body: bytes, kind: str = "text/plain") -> Response:
-            headers = Headers([("Content-Type", f"{kind}; charset=utf-8"), ("Content-Length", str(len(body))),
-                               ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
-            return Response(status.value, status.phrase, headers, body)
-
-        origin = request.headers.get("Origin")
-        # A browser page from another site, or a DNS name rebound to us, is turned away.
-        host_ok = self.own_host(request.headers.get("Host", ""))
-        if origin is not None and not (origin.startswith("http://") and self.own_host(origin[7:])):
-            return reply(http.HTTPStatus.FORBIDDEN, b"lipsync: this server speaks only for its own page\n")
-        path = request.path.partition("?")[0]
-        if path == PATH:
-            if "websocket" not in request.headers.get("Upgrade", "").lower():
-                return reply(http.HTTPStatus.UPGRADE_REQUIRED, b"lipsync: connect with WebSocket\n")
-            return None
-        page = _PAGES.get(path)
-        if page is None or not host_ok:
-            return reply(http.HTTPStatus.NOT_FOUND, b"lipsync: not found\n")
-        body = resources.files("lipsync.serve").joinpath("page", page[0]).read_bytes()
-        return reply(http.HTTPStatus.OK, body, page[1])
-
     @property
     def clients(self) -> int:
         """How many clients are connected."""
-        with self._sessions_lock:
+        with self._lock:
             return len(self._sessions)
 
+    # -- connections --------------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        listener.settimeout(_TICK)
+        while not self._closing.is_set():
+            try:
+                sock, address = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if self._closing.is_set():
+                    return
+                if exc.errno in _SHORT_OF:  # the connection waits in the backlog meanwhile
+                    self._complain(f"cannot take a connection ({exc.strerror}): new clients wait "
+                                   "until others leave")
+                    time.sleep(0.1)
+                    continue
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EINTR, errno.EAGAIN):
+                    continue
+                self._failure = f"cannot accept connections: {exc.strerror or exc}"
+                logger.error("%s", self._failure)
+                return
+            self._take(sock, address)
+
+    def _take(self, sock: socket.socket, address: object) -> None:
+        sock.settimeout(None)
+        with self._lock:
+            over = len(self._sockets) >= self.limits.clients + SPARE
+            if not over:
+                self._sockets.add(sock)
+        if over:
+            sock.close()
+            self._complain(f"{self.limits.clients + SPARE} connections open: refusing more")
+            return
+        try:
+            threading.Thread(target=self._run, args=(sock, address), name="lipsync-serve-client",
+                             daemon=True).start()
+        except RuntimeError as exc:  # no thread to be had
+            self._forget(sock)
+            sock.close()
+            self._complain(f"cannot take a connection ({exc}): new clients wait until others leave")
+
+    def _run(self, sock: socket.socket, address: object) -> None:
+        assert self._ws is not None
+        try:
+            self._ws.handler(sock, address)
+        except Exception as exc:  # websockets logs its own; a fault here must not pass silently
+            logger.warning("a connection failed: %r", exc)
+        finally:
+            self._forget(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _forget(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def _complain(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._complained >= _COMPLAIN_EVERY:
+            self._complained = now
+            logger.warning("%s", message)
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        local = connection.socket.getsockname()[0]
+        return page_response(request, port=self.port, local=local, bound=self.host)
+
     def _handle(self, connection: ServerConnection) -> None:
-        session = Session(self, connection)
-        with self._sessions_lock:
-            self._sessions.add(session)
+        with self._lock:
+            full = len(self._sessions) >= self.limits.clients
+            session = None if full or self._closing.is_set() else Session(self, connection, _peer(connection))
+            if session is not None:
+                self._sessions.add(session)
+        if session is None:
+            why = (f"the server has {self.limits.clients} clients, the most it takes: try again later"
+                   if full else "the server is shutting down")
+            with contextlib.suppress(Exception):
+                connection.send(_json(error("busy", why)))
+                connection.close(1013 if full else 1001, "busy" if full else "going away")
+            return
         try:
             session.run()
         finally:
-            with self._sessions_lock:
+            with self._lock:
                 self._sessions.discard(session)
 
     # -- what sessions share ------------------------------------------------------------------
@@ -185,26 +289,8 @@ class Server:
     def next_id(self) -> str:
         return f"s{next(self._ids)}"
 
-    def lipmap(self, name: str | None, request_id: str | None) -> LipMap:
-        """The map a request names (cached), or the speaker's own."""
-        if name is None:
-            return self.speaker.lipmap
-        with self._maps_lock:
-            found = self._maps.get(name)
-        if found is not None:
-            return found
-        from lipsync.maps.named import load_map
-
-        try:
-            found = load_map(name)
-        except LipsyncError as exc:
-            # Say where, not what: the text of a file the client named is not theirs to read.
-            where = f"line {exc.line}" if hasattr(exc, "line") else "it cannot be read"
-            raise ProtocolError("bad_map", f"cannot use map {name!r}: not a named map, and as a lip map "
-                                f"file {where} is not valid", request_id) from None
-        with self._maps_lock:
-            self._maps[name] = found
-        return found
+    def is_closing(self) -> bool:
+        return self._closing.is_set()
 
     def engine(self, url: str, voice: EngineVoice, request_id: str | None) -> Engine:
         """The TTS engine a ``say`` names (one per URL and voice, kept), if its host may be used:
@@ -212,7 +298,7 @@ class Server:
         from lipsync.engines import open_engine
 
         key = (url, voice)
-        with self._maps_lock:
+        with self._engines_lock:
             found = self._engines.get(key)
         if found is not None:
             return found
@@ -221,13 +307,25 @@ class Server:
         except LipsyncError as exc:
             raise ProtocolError("bad_message", f"\"tts\": {exc}", request_id) from None
         own = self.speaker.tts
-        allowed = set(_LOOPBACK) | ({own.http.host} if own is not None else set())
+        allowed = set(LOOPBACK) | ({own.http.host} if own is not None else set())
         if found.http.host.lower() not in allowed:
             raise ProtocolError("bad_message", f"\"tts\": the engine must be on this machine or at the "
                                 f"server's own --tts host, not {found.http.host!r}", request_id)
-        with self._maps_lock:
+        with self._engines_lock:
             self._engines[key] = found
         return found
+
+
+def _peer(connection: ServerConnection) -> str:
+    """The client's address, the key its requests are counted by."""
+    address = connection.remote_address
+    return str(address[0]) if isinstance(address, tuple) and address else str(address)
+
+
+def _json(message: object) -> str:
+    import json
+
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
 def _host(host: str) -> str:

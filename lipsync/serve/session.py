@@ -1,25 +1,32 @@
 """One client of ``lipsync serve``: its requests in, its messages out, its speech stopped with it.
 
-Requests are handled in the connection's own thread; messages leave through a queue and a
-writer thread, except small urgent ones (frames, ``started``), which leave from the
-scheduler's thread when that keeps the order and cannot block. See ``Session``.
+Requests are handled in the connection's own thread; messages leave through the client's
+``Outbox`` (``outbox.py``).
+
+Each frame is counted against the client address's rate before it is even parsed; a ``say``
+takes its place in the queue (``lipsync.serve.limits.Queue``) before its sound is decoded, and
+gives it back when its ``ended`` is sent.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
-import queue
-import socket
-import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lipsync.errors import LipsyncError
-from lipsync.serve.protocol import PATH, ProtocolError, SayRequest, error, parse_request
+from lipsync.serve.messages import hello, speech
+from lipsync.serve.outbox import FLUSH, Outbox
+from lipsync.serve.protocol import (
+    ProtocolError,
+    SayRequest,
+    decode_speech,
+    error,
+    parse_request,
+    request_id_of,
+)
+from lipsync.timeline import PAUSES
 
 if TYPE_CHECKING:
     from websockets.sync.server import ServerConnection
@@ -28,20 +35,19 @@ if TYPE_CHECKING:
     from lipsync.live.speaker import Speaker, Utterance, WeightsCallback
     from lipsync.maps.lipmap import LipMap
     from lipsync.motion.settings import Motion
+    from lipsync.serve.aligning import OutsideAligner
+    from lipsync.serve.limits import Queue, RateLimiter
+    from lipsync.serve.maps import ServerMaps
     from lipsync.speech.pieces import Piece
     from lipsync.timeline import Timeline
 
-__all__ = ["RATE", "Host", "Session"]
+__all__ = ["Host", "Session"]
 
 logger = logging.getLogger("lipsync.serve")
 
-#: Requests a client may send: a burst of ``RATE[0]``, then ``RATE[1]`` a second.
-RATE = (20, 5.0)
-_OUTBOX = 4096  # messages queued for one client before its frames are dropped
-_STALL = 2.0  # seconds a send may make no progress before the client is let go
-_FLUSH = 0.25  # seconds the scheduler waits for a speech message to leave
-_DIRECT = 16384  # the largest message (characters) sent from the scheduler's thread
-Message = dict[str, Any]
+_DECODING = threading.BoundedSemaphore(2)  # WAVs decoded (and aligned) at once, all clients
+_LARGE = 65536  # characters: a frame past this is let go of at once, and its memory given back
+_PONG = 0.5  # seconds to wait for the pong that frees a large frame (a stuck client keeps it longer)
 
 
 class Host(Protocol):
@@ -51,156 +57,107 @@ class Host(Protocol):
     speaker: Speaker
     #: Called with every frame of weights as well (VMC), or None.
     on_weights: WeightsCallback | None
+    #: The maps a ``say`` may name.
+    maps: ServerMaps
+    #: Requests per client address.
+    rates: RateLimiter
+    #: Places in the speaker's queue.
+    queue: Queue
+    #: Aligns a ``wav`` to its text (out of the server's process).
+    aligner: OutsideAligner
 
     def next_id(self) -> str:
         """A request id for a request that brought none."""
         ...
 
-    def lipmap(self, name: str | None, request_id: str | None) -> LipMap:
-        """The map a ``say`` names (or the server's own), or a ``ProtocolError``."""
+    def is_closing(self) -> bool:
+        """Whether the server is shutting down (it takes no more speech)."""
         ...
 
     def engine(self, url: str, voice: EngineVoice, request_id: str | None) -> Engine:
-        """The TTS engine a ``say`` names, or a ``ProtocolError``."""
+        """The TTS engine a ``say`` names, if the server lets clients use it."""
         ...
 
 
 class Session:
-    """One client: its requests in, its messages out (through its own queue and thread).
+    """One client: its requests in (on the connection's thread), its messages out (``Outbox``),
+    its speech stopped with it."""
 
-    A small urgent message (a frame, ``started``) skips the queue when nothing is queued
-    before it and the socket has room: it leaves from the scheduler's thread at once, one
-    thread wake-up sooner. A ``speech`` message is queued, and the scheduler waits (at most
-    ``_FLUSH`` seconds) until it has gone, before the next piece's synthesis may start: Open
-    JTalk holds the GIL for a whole synthesis, and would hold the message back that long. A
-    send that makes no progress for ``_STALL`` seconds (a client that stopped reading) ends
-    that client's connection; the scheduler never waits on it longer than ``_FLUSH``.
-    """
-
-    def __init__(self, server: Host, connection: ServerConnection) -> None:
+    def __init__(self, server: Host, connection: ServerConnection, address: str) -> None:
         self.server = server
         self.connection = connection
-        # JSON texts to send, each with an event to set once it has gone (or failed).
-        self.outbox: queue.Queue[tuple[str, threading.Event | None] | None] = queue.Queue()
-        self.sending = threading.Lock()  # held while a message is on its way out
-        self.pending = 0  # queued and not yet sent (read and changed under ``count``)
-        self.count = threading.Lock()
+        self.address = address  # the client's, what its requests are counted by
+        self.out = Outbox(connection, address)
+        self.send = self.out.send
         self.utterances: dict[str, Utterance] = {}
         self.lock = threading.Lock()
-        self.tokens = float(RATE[0])
-        self.refilled = time.monotonic()
-        self.closed = threading.Event()
+        self.gone = threading.Event()  # the connection is over
+        self.leaving = False  # the goodbye is queued
 
-    def send(self, message: Message, *, droppable: bool = False, urgent: bool = False,
-             wait: float = 0.0) -> None:
-        """Send ``message`` to the client, in order.
+    def stop_speech(self) -> None:
+        """Stop this client's speech, playing and queued (each ends with ``stopped``)."""
+        with self.lock:
+            mine = list(self.utterances.values())
+        for utterance in mine:
+            utterance.stop()
 
-        ``droppable``: a frame, dropped if the client is far behind. ``urgent``: send it at
-        once if it is small and that cannot block. ``wait``: block until it has gone, at most
-        that many seconds.
-        """
-        if self.closed.is_set() or (droppable and self.outbox.qsize() > _OUTBOX):
-            return  # a client that does not read loses frames, never the scheduler's time
-        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-        if (droppable or urgent) and len(text) <= _DIRECT and self._send_now(text):
-            return
-        gone = threading.Event() if wait > 0 else None
-        with self.count:
-            self.pending += 1
-        self.outbox.put((text, gone))
-        if gone is not None:
-            gone.wait(wait)
-
-    def _send_now(self, text: str) -> bool:
-        """Send at once if that keeps the order and cannot block; ``False`` to queue it."""
-        import select
-
-        if not self.sending.acquire(blocking=False):
-            return False
-        try:
-            with self.count:
-                if self.pending:
-                    return False
-            try:
-                _, room, _ = select.select([], [self.connection.socket], [], 0)
-            except (OSError, ValueError):  # closed under us
+    def leave(self) -> bool:
+        """Once every utterance of this client has sent its ``ended``, queue the goodbye (a
+        Close, after what is queued); whether it is queued."""
+        with self.lock:
+            if self.utterances:
                 return False
-            if room:
-                self._transmit(text)
-            return bool(room)
-        finally:
-            self.sending.release()
+            if not self.leaving:
+                self.leaving = True
+                self.out.goodbye()
+        return True
 
-    def _transmit(self, text: str) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            self.connection.send(text)
-        except (ConnectionClosed, OSError):
-            # Part of a frame may have gone: the stream is broken, end the connection now.
-            self.closed.set()
-            with contextlib.suppress(OSError):
-                self.connection.socket.shutdown(socket.SHUT_RDWR)
-
-    def _write(self) -> None:
-        while True:
-            item = self.outbox.get()
-            if item is None:
-                return
-            text, gone = item
-            with self.sending:
-                if not self.closed.is_set():
-                    self._transmit(text)
-                with self.count:
-                    self.pending -= 1
-            if gone is not None:
-                gone.set()
+    @property
+    def connected(self) -> bool:
+        return not self.gone.is_set()
 
     def run(self) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        _limit_sends(self.connection.socket)
-
-        writer = threading.Thread(target=self._write, name="lipsync-serve-out", daemon=True)
-        writer.start()
-        speaker = self.server.speaker
-        self.send({"type": "hello", "version": _version(), "path": PATH, "maps": _map_names(),
-                   "sample_rate": speaker.output.sample_rate if speaker.output is not None else 48000})
+        self.out.start()
+        output = self.server.speaker.output
+        self.send(hello(output.sample_rate if output is not None else 48000))
         try:
             for frame in self.connection:
                 self._request(frame)
+                if len(frame) > _LARGE:
+                    del frame
+                    self._let_go_of_large_frame()
         except ConnectionClosed:
             pass
         finally:
-            self.closed.set()
-            with self.lock:
-                mine = list(self.utterances.values())
-            for utterance in mine:  # a client gone mid-speech: its speech ends with it
-                utterance.stop()
-            self.outbox.put(None)
-            writer.join(timeout=5.0)
+            self.out.closed.set()
+            self.stop_speech()  # a client gone mid-speech: its speech ends with it
+            self.out.finish()
+            self.gone.set()
 
-    def _allowed(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(float(RATE[0]), self.tokens + (now - self.refilled) * RATE[1])
-        self.refilled = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+    def _let_go_of_large_frame(self) -> None:
+        """Free a large frame's memory now, not when the client next sends something.
+
+        websockets' reading thread keeps the last frame it read until more data comes: a ping
+        brings the pong that replaces it. Then the C allocator is asked to give freed memory
+        back to the system (glibc keeps it otherwise: +95 MB resident per 15 MB WAV received).
+        """
+        with contextlib.suppress(Exception):
+            self.connection.ping().wait(_PONG)
+        _trim_memory()
 
     def _request(self, frame: str | bytes) -> None:
         request_id: str | None = None
         try:
+            if not self.server.rates.take(self.address):  # before anything is parsed or decoded
+                rates = self.server.rates
+                raise ProtocolError("rate_limited", f"more than {rates.burst:g} requests at once, or "
+                                    f"{rates.rate:g} a second, from your address: slow down",
+                                    request_id_of(frame))
             kind, request_id, say = parse_request(frame)
-            if not self._allowed():
-                raise ProtocolError("rate_limited", f"more than {RATE[1]:g} requests a second: slow down",
-                                    request_id)
             if kind == "stop":
-                with self.lock:
-                    mine = list(self.utterances.values())
-                for utterance in mine:
-                    utterance.stop()
+                self.stop_speech()
                 return
             assert say is not None
             self._say(say, request_id or self.server.next_id())
@@ -213,16 +170,47 @@ class Session:
             self.send(error("failed", f"the server could not take it: {exc}", request_id))
 
     def _say(self, request: SayRequest, request_id: str) -> None:
-        from lipsync.maps.resolver import resolve
-        from lipsync.motion.shape import mouth_shares
-
         server = self.server
+        if server.is_closing():
+            raise ProtocolError("busy", "the server is shutting down", request_id)
         with self.lock:
             if request_id in self.utterances:
                 raise ProtocolError("bad_message", f"id {request_id!r} is still speaking: give each say "
                                     "its own id", request_id)
-        lipmap = server.lipmap(request.map, request_id)
+        try:
+            lipmap = server.maps.get(request.map)
+        except LipsyncError as exc:  # its message names no path of the server's
+            raise ProtocolError("bad_map", str(exc).splitlines()[0], request_id) from None
         motion = _motion(request, server.speaker.motion, lipmap)
+        tts = None if request.tts is None else server.engine(*request.tts, request_id)
+        size = request.sound_bytes
+        refused = server.queue.reserve(self, size)
+        if refused is not None:
+            raise ProtocolError("busy", refused, request_id)
+        try:
+            if request.wav is not None and not _DECODING.acquire(blocking=False):
+                raise ProtocolError("busy", "the server is decoding other clients' sound: try again in a "
+                                    "moment", request_id)
+            try:
+                audio, timeline = decode_speech(request, server.aligner.align)
+            finally:
+                if request.wav is not None:
+                    _DECODING.release()
+            utterance = self._speak(request, request_id, lipmap, audio, timeline, motion, tts)
+        except BaseException:
+            server.queue.release(self, size)
+            raise
+        with self.lock:
+            self.utterances[request_id] = utterance
+        threading.Thread(target=self._ended, args=(request_id, utterance, size), name="lipsync-serve-wait",
+                         daemon=True).start()
+
+    def _speak(self, request: SayRequest, request_id: str, lipmap: LipMap, audio: Any,
+               timeline: Timeline | None, motion: Motion, tts: Engine | None) -> Utterance:
+        from lipsync.maps.resolver import resolve
+        from lipsync.motion.shape import mouth_shares
+
+        server = self.server
         shares = mouth_shares(lipmap) if request.audio_mode == "client" else {}
         received = server.speaker.clock.now()
         first: list[float] = []
@@ -239,7 +227,7 @@ class Session:
                 return
             timeline, _ = resolve(piece.timeline, lipmap, unknown=server.speaker.unknown)
             offset = round(start - first[0], 6)
-            self.send(_speech(request_id, offset, piece, timeline, lipmap, shares, motion), wait=_FLUSH)
+            self.send(speech(request_id, offset, piece, timeline, lipmap, shares, motion), wait=FLUSH)
 
         extra = server.on_weights
 
@@ -250,41 +238,28 @@ class Session:
                 self.send({"type": "frame", "id": request_id, "t": t,
                            "weights": {m: round(w, 4) for m, w in weights.items()}}, droppable=True)
 
-        source: Any = request.text if request.audio is None else request.audio
-        tts = None if request.tts is None else server.engine(*request.tts, request_id)
-        utterance = server.speaker.say(
-            source, request.timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
-            motion=motion, on_weights=None if client and extra is None else on_weights, on_piece=on_piece,
-            silent=client, tts=tts)
-        with self.lock:
-            self.utterances[request_id] = utterance
-        threading.Thread(target=self._ended, args=(request_id, utterance), name="lipsync-serve-wait",
-                         daemon=True).start()
+        source: Any = request.text if audio is None else audio
+        return server.speaker.say(
+            source, timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps, motion=motion,
+            on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client,
+            tts=tts)
 
-    def _ended(self, request_id: str, utterance: Utterance) -> None:
+    def _ended(self, request_id: str, utterance: Utterance, size: int) -> None:
         try:
             utterance.wait()
+            if not utterance.stopped and all(name in PAUSES for name in utterance.timeline.names):
+                self.send(error("bad_speech", "nothing to say: the text has no words Open JTalk can speak "
+                                "(only punctuation, symbols or emoji?)", request_id))
         except LipsyncError as exc:
             self.send(error("bad_speech", str(exc).splitlines()[0], request_id))
         except Exception as exc:  # the speaker failed: the client hears why, the server goes on
             logger.warning("speech %s failed: %s", request_id, exc)
             self.send(error("failed", f"the server could not speak it: {exc}", request_id))
         finally:
-            with self.lock:
+            with self.lock:  # queued before the goodbye can be (``leave`` looks under this lock)
+                self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
                 self.utterances.pop(request_id, None)
-            self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
-
-
-def _limit_sends(sock: socket.socket) -> None:
-    """Let a send on ``sock`` wait at most ``_STALL`` seconds (receiving keeps no limit)."""
-    import struct
-
-    if sys.platform == "win32":
-        value = struct.pack("L", int(_STALL * 1000))
-    else:
-        value = struct.pack("ll", int(_STALL), int(_STALL % 1 * 1_000_000))
-    with contextlib.suppress(OSError):  # best effort: without it, the queue still protects
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+            self.server.queue.release(self, size)
 
 
 def _motion(request: SayRequest, default: Motion, lipmap: LipMap) -> Motion:
@@ -305,34 +280,20 @@ def _motion(request: SayRequest, default: Motion, lipmap: LipMap) -> Motion:
     return motion
 
 
-def _speech(request_id: str, offset: float, piece: Piece, timeline: Timeline, lipmap: LipMap,
-            shares: dict[str, tuple[float, float]], motion: Motion) -> dict[str, Any]:
-    """The ``speech`` message of one piece (``timeline``: its phonemes in ``lipmap``'s names)."""
-    from lipsync.curves import FPS
-    from lipsync.motion import mouth_curves
+def _trim_memory() -> None:
+    """Give the C allocator's free memory back to the system, where it can (glibc)."""
+    global _trim
+    if _trim is None:
+        import ctypes
 
-    keyframes: dict[str, list[list[float]]] = {}
-    if any(name not in ("sil", "pau") for name in timeline.names):
-        curves = mouth_curves(timeline, lipmap, motion)
-        keyframes = {m: [[round(f / FPS, 6), round(w, 4)] for f, w in keys]
-                     for m, keys in curves.keyframes().items()}
-    return {
-        "type": "speech", "id": request_id, "offset": offset, "sample_rate": piece.audio.sample_rate,
-        "pcm16": base64.b64encode(piece.audio.samples.astype("<i2").tobytes()).decode("ascii"),
-        "timeline": [[p.name, float(p.start), float(p.end)] for p in timeline],
-        "morphs": list(lipmap.morphs), "keyframes": keyframes,
-        "shape": {m: list(share) for m, share in shares.items()},
-    }
+        try:
+            _trim = ctypes.CDLL(None).malloc_trim
+        except (AttributeError, OSError):
+            _trim = False
+    if _trim:
+        _trim(0)
 
 
-def _version() -> str:
-    from lipsync._version import __version__
-
-    return __version__
+_trim: Any = None  # glibc's malloc_trim once looked up, or False where there is none
 
 
-def _map_names() -> list[str]:
-    """The named maps a ``say`` may ask for."""
-    from lipsync.maps.named import MAP_NAMES
-
-    return list(MAP_NAMES)

@@ -24,6 +24,7 @@ from lipsync.errors import MissingDependency, SourceError, SynthesisError, Value
 from lipsync.labels.segments import OPEN_JTALK_LABEL, full_context_phoneme
 from lipsync.sound import Audio
 from lipsync.speech.htsvoice import check_voice
+from lipsync.speech.stderr import captured
 from lipsync.timeline import Timeline
 
 __all__ = [
@@ -68,12 +69,15 @@ class _Voice:
         self.engine = ctypes.cast(self.buffer, ctypes.c_void_p)
         self.lib.HTS_Engine_initialize(self.engine)
         voices = (ctypes.c_char_p * 1)(path)
-        if not self.lib.HTS_Engine_load(self.engine, voices, 1):
+        with captured():
+            loaded = self.lib.HTS_Engine_load(self.engine, voices, 1)
+        if not loaded:
             raise ValueRefused(f"{path.decode(errors='replace')}: cannot load as an HTS voice")
         self.sample_rate = int(self.lib.HTS_Engine_get_sampling_frequency(self.engine))
         self.fperiod = int(self.lib.HTS_Engine_get_fperiod(self.engine))
         try:
-            self.audio_engine: Any = htsengine.HTSEngine(path)
+            with captured():
+                self.audio_engine: Any = htsengine.HTSEngine(path)
         except RuntimeError as exc:
             raise ValueRefused(f"{path.decode(errors='replace')}: cannot load as an HTS voice") from exc
 
@@ -101,7 +105,9 @@ class _Voice:
         lib, engine = self.lib, self.engine
         encoded = (ctypes.c_char_p * len(labels))(*(label.encode() for label in labels))
         lib.HTS_Engine_set_speed(engine, ctypes.c_double(speed))
-        if not lib.HTS_Engine_generate_state_sequence_from_strings(engine, encoded, len(labels)):
+        with captured():
+            generated = lib.HTS_Engine_generate_state_sequence_from_strings(engine, encoded, len(labels))
+        if not generated:
             lib.HTS_Engine_refresh(engine)
             raise SynthesisError("the HTS engine could not time these labels")
         try:
@@ -161,8 +167,10 @@ def labels_for(text: str) -> list[str]:
             f"the text is {len(text)} characters: Open JTalk takes at most {MAX_TEXT_CHARS} at "
             "once (split it into sentences)"
         )
+    jtalk = _pyopenjtalk()
     try:
-        labels: list[str] = _pyopenjtalk().extract_fullcontext(text)
+        with captured():  # Open JTalk's C warnings: one logged line each, not a line per mora
+            labels: list[str] = jtalk.extract_fullcontext(text)
     except RuntimeError as exc:
         raise SynthesisError(f"Open JTalk could not read the text: {str(exc)[:100]}") from exc
     if len(labels) < 3:  # sil ... sil around at least one phoneme
@@ -176,7 +184,9 @@ def accent_phrases(text: str) -> list[str]:
     The phrases joined are the text after Open JTalk's own normalisation (half-width letters
     become full-width), which it reads the same way.
     """
-    features = _pyopenjtalk().run_frontend(text)  # pyopenjtalk lends its front end to each thread
+    jtalk = _pyopenjtalk()
+    with captured():
+        features = jtalk.run_frontend(text)  # pyopenjtalk lends its front end to each thread
     phrases: list[str] = []
     for feature in features:
         if feature["chain_flag"] == 1 and phrases:
@@ -242,7 +252,8 @@ def synthesize_one(
         audio_engine = engine.audio_engine
         audio_engine.set_speed(speed)
         audio_engine.add_half_tone(half_tone)
-        samples = audio_engine.synthesize(labels)
+        with captured():
+            samples = audio_engine.synthesize(labels)
     expected = sum(frames) * engine.fperiod
     if len(samples) != expected:
         raise SynthesisError(
