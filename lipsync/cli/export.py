@@ -25,6 +25,7 @@ def _template(args: argparse.Namespace, output: Path) -> ExportJob:
         output=output, text=text, labels=args.labels, sequence=args.sequence, wav=args.wav,
         format=args.to_format, map=args.map, fps=args.fps, label_format=args.label_format,
         tier=args.tier, voice=args.voice, speed=args.speed, unknown=args.unknown, model=args.vmd_model,
+        strict=args.strict,
     )
 
 

@@ -43,6 +43,7 @@ class ExportJob:
     speed: float = 1.0
     unknown: str | None = None
     model: str = ""
+    strict: bool = False  # refuse a doubtful alignment of ``wav`` to ``text``
 
     @property
     def target_format(self) -> str:
@@ -63,7 +64,7 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
         if job.text is not None:
             from lipsync.alignment.aligner import align
 
-            return align(audio, job.text), duration
+            return align(audio, job.text, strict=job.strict), duration
     if job.text is not None:
         from lipsync.speech.synthesis import durations
 
