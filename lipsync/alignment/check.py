@@ -12,11 +12,17 @@ noise. What gives those away:
   shorter than the speech).
 
 Quiet and loud are measured against the recording's own noise floor (``stretch.hearing``).
-Their sum (``mismatch``) tells the cases apart. Measured on synthesised speech (four voices,
-speeds 0.8 to 1.25, noise down to 20 dB SNR, long silences) and on read human speech (Common
-Voice, LibriVox, Julius's sample, FLEURS): matching speech scored up to 0.30 (real readers,
-whose rhythm is not Open JTalk's), another sentence 0.45 and more. Above ``REFUSE`` the
-alignment is refused; above ``DOUBT`` it is given with a warning (refused under ``strict``).
+Their sum (``mismatch``) and ``misfit`` alone tell the cases apart. Measured on the tuning
+set of bench/speechsets.py (four voices, speeds 0.8 to 1.25, clean, noise at 30 and 20 dB
+SNR, 10 s of silence around, no punctuation) and on 15 read human recordings (Common Voice,
+LibriVox, Julius's sample, FLEURS): matching speech scored a mismatch up to 0.27 and a misfit
+up to 0.145 (real readers, whose rhythm is not Open JTalk's); another sentence's text a
+mismatch of 0.27 and more with a misfit of 0.163 and more, or a mismatch above 0.32, but for
+one (0.274 at 30 dB SNR, a misfit of 0.133). Above ``REFUSE``, or above ``MISFIT_REFUSE``
+with a mismatch over ``MISFIT_WITH``, the alignment is refused; above ``DOUBT`` it is given
+with a warning (refused under ``strict``, which so refuses every other sentence's text
+measured). The margins are thin: a right text read very unlike Open JTalk's rhythm may be
+refused (its reading as kana, or ``phonemes``, helps).
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lipsync.alignment.stretch import Hearing
 
-__all__ = ["DOUBT", "REFUSE", "AlignmentScore", "SILENT_DBFS", "score_alignment", "token_confidence"]
+__all__ = ["DOUBT", "MISFIT_REFUSE", "MISFIT_WITH", "REFUSE", "AlignmentScore", "SILENT_DBFS", "score_alignment", "token_confidence"]
 
 #: The loud frames of audio quieter than this (dBFS) are no speech at all.
 SILENT_DBFS = -55.0
 #: Above this mismatch an alignment is doubtful; above ``REFUSE`` it is refused.
 DOUBT = 0.25
-REFUSE = 0.42
+REFUSE = 0.35
+MISFIT_REFUSE = 0.155
+MISFIT_WITH = 0.22
 #: More than this share of the loud frames under pauses: the audio says more than the text.
 _EXTRA_SPEECH = 0.1
 _EXTRA_SPEECH_REFUSE = 0.25
@@ -66,9 +74,10 @@ class AlignmentScore:
         """Why this alignment must not be trusted, in words ("" when it may be)."""
         if self.loudness < SILENT_DBFS:
             return f"the audio is silent (its loud frames are at {self.loudness:.0f} dBFS)"
-        if self.mismatch > REFUSE:
-            return (f"the alignment does not fit ({self._words()}; refused above {REFUSE}): "
-                    "the audio does not seem to say this text")
+        if self.mismatch > REFUSE or (self.misfit > MISFIT_REFUSE and self.mismatch > MISFIT_WITH):
+            return (f"the alignment does not fit ({self._words()}; refused above {REFUSE}, or "
+                    f"{MISFIT_WITH} with {MISFIT_REFUSE:.1%} far from the rhythm): the audio does not seem "
+                    "to say this text")
         if self.speech_in_pauses > _EXTRA_SPEECH_REFUSE:
             return (f"{self.speech_in_pauses:.0%} of the speech falls in pauses: "
                     "the audio says more than this text")
