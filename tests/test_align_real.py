@@ -8,6 +8,7 @@ noise, long silence, pauses the text does not mark, a take of minutes.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -36,10 +37,13 @@ PASSAGE_KANA = (
 #: kana has no comma (after ソノ and 森の中に).
 CLIPS = [
     ("julius_sample.wav", "今日はいい天気だ"),
-    ("common_voice_ja_38843402_16k.wav", "「こりゃきっと仲間によくないことがあったにちがいない。」と小悪魔は考えました。"),
-    ("common_voice_ja_38853932_16k.wav", "王もこのやり方は喜んでいません。それにもう一つ、これには困ることがあるのです。"),
-    ("fleurs_ja_1837_clip4.wav", "復興努力に対するリベラル派からの批判では ワシントンの内部関係者と思われる人物と"
-                                 "復興契約を交わしたことに焦点を当てています"),
+    ("common_voice_ja_38843402_16k.wav",
+     "「こりゃきっと仲間によくないことがあったにちがいない。」と小悪魔は考えました。"),
+    ("common_voice_ja_38853932_16k.wav",
+     "王もこのやり方は喜んでいません。それにもう一つ、これには困ることがあるのです。"),
+    ("fleurs_ja_1837_clip4.wav",
+     "復興努力に対するリベラル派からの批判では ワシントンの内部関係者と思われる人物と"
+     "復興契約を交わしたことに焦点を当てています"),
 ]
 
 
@@ -69,7 +73,7 @@ def test_a_long_passage_aligns_and_its_pauses_follow_the_reader():
     # Every silence of the reader's over 0.3 s is a pause, commas or not (森の中に|穴を has none).
     activity = speech_activity(audio)
     regions = activity.seconds()
-    for (_, end), (start, _) in zip(regions, regions[1:]):
+    for (_, end), (start, _) in itertools.pairwise(regions):
         if start - end > Fraction(3, 10):
             assert any(a < start and b > end for a, b in pauses), (float(end), float(start))
 
@@ -78,7 +82,7 @@ def test_a_long_passage_aligns_and_its_pauses_follow_the_reader():
 def test_another_clips_text_is_refused(shift):
     for number, (name, _) in enumerate(CLIPS):
         other = CLIPS[(number + shift) % len(CLIPS)][1]
-        with pytest.raises(AlignmentRefused, match="cannot align|too short"):
+        with pytest.raises(AlignmentRefused, match=r"cannot align|too short"):
             align(Audio.load(REAL / name), other)
 
 
@@ -91,7 +95,8 @@ def test_a_doubtful_alignment_warns_and_strict_refuses_it(capsys, tmp_path):
     data = json.loads(out)
     assert json.loads((tmp_path / "t.json").read_text()) == data
     assert all(0 <= p["confidence"] <= 1 for p in data["phonemes"])
-    assert min(p["confidence"] for p in data["phonemes"]) < 0.5 < max(p["confidence"] for p in data["phonemes"])
+    confidence = [p["confidence"] for p in data["phonemes"]]
+    assert min(confidence) < 0.5 < max(confidence)
     code = main(["align", str(wav), text, "--strict"])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and "cannot align (strict): the alignment is doubtful" in err
@@ -151,7 +156,8 @@ _MEASURE = """
 import sys, numpy as np
 from lipsync import Audio, align, synthesize
 seconds, voice = float(sys.argv[1]), sys.argv[2]
-texts = ["今日は雨が降っていますが、明日は晴れるでしょう。", "駅前の喫茶店で、友達とコーヒーを飲みながら話しました。"]
+texts = ["今日は雨が降っていますが、明日は晴れるでしょう。",
+         "駅前の喫茶店で、友達とコーヒーを飲みながら話しました。"]
 parts, said = [], []
 for text in texts:
     audio, _ = synthesize(text, voice=voice)

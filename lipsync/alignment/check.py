@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lipsync.alignment.stretch import Hearing
 
-__all__ = ["DOUBT", "MISFIT_REFUSE", "MISFIT_WITH", "REFUSE", "AlignmentScore", "SILENT_DBFS", "score_alignment", "token_confidence"]
+__all__ = [
+    "DOUBT", "MISFIT_REFUSE", "MISFIT_WITH", "REFUSE", "SILENT_DBFS", "AlignmentScore", "score_alignment",
+    "token_confidence",
+]
 
 #: The loud frames of audio quieter than this (dBFS) are no speech at all.
 SILENT_DBFS = -55.0
