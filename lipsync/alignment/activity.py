@@ -97,10 +97,14 @@ def frame_levels_db(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]
     import numpy as np
 
     count = -(-len(samples) // _FRAME)
-    padded = np.zeros(count * _FRAME, dtype=np.float64)
-    padded[: len(samples)] = samples
-    frames = padded.reshape(count, _FRAME)
-    power = frames.var(axis=1)
+    power = np.empty(count, dtype=np.float64)
+    step = 6000  # frames (a minute) at once: a long take costs no float64 copy of itself
+    for first in range(0, count, step):
+        end = min(first + step, count)
+        block = np.zeros((end - first) * _FRAME, dtype=np.float64)
+        chunk = samples[first * _FRAME : end * _FRAME]
+        block[: len(chunk)] = chunk
+        power[first:end] = block.reshape(end - first, _FRAME).var(axis=1)
     levels: npt.NDArray[np.float64] = 10 * np.log10(np.maximum(power, 10 ** (_FLOOR_LIMIT_DB / 10)))
     return levels
 

@@ -16,17 +16,12 @@ from typing import TYPE_CHECKING
 from lipsync.alignment.plan import CONSONANTS, STOPS, VOICELESS_STOPS, VOWELS
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
     from lipsync.alignment.plan import Plan
 
-__all__ = ["CLOSURE_FRAMES", "QUIET_DB", "edges_by_prior", "frame_levels", "split_devoiced"]
+__all__ = ["CLOSURE_FRAMES", "edges_by_prior", "split_devoiced"]
 
 #: Up to this many more silent frames before a stop may be its closure, not a pause.
 CLOSURE_FRAMES = 8
-#: Frames this far below the loud ones (dB) count as silent.
-QUIET_DB = 30.0
 #: Frames this far down before a voiceless stop (after a vowel) are its closure.
 _CLOSURE_DB = 40.0
 #: The same for a voiced stop, whose closure carries a quiet voice bar.
@@ -46,23 +41,6 @@ _TAIL_FRAMES = 30
 #: (mei_normal and three styles): 1.0 to 1.3 gave 80-83 % of the pause edges within 33 ms,
 #: 1.2 the most of all boundaries; 1.1 put one of tests/test_align.py's hard cases 115 ms off.
 _FINAL_LENGTHENING = 1.2
-
-
-def frame_levels(samples: npt.NDArray[np.float32]) -> list[float]:
-    """Per 10 ms frame: its level in dB next to the loud frames (95th percentile) of this audio.
-
-    (The aligner's rules take ``stretch.hearing``'s levels, which are these with the room's
-    noise set to -120 dB.)
-    """
-    import numpy as np
-
-    count = -(-len(samples) // 160)
-    padded = np.zeros(count * 160, dtype=np.float64)
-    padded[: len(samples)] = samples
-    power = (padded.reshape(count, 160) ** 2).mean(axis=1)
-    level = 10 * np.log10(power + 1e-12)
-    loud = float(np.percentile(level, 95))
-    return [float(v) for v in level - loud]
 
 
 def edges_by_prior(

@@ -34,7 +34,7 @@ ALIGN_RATE = 16000
 FRAME = 160
 #: The longest audio (seconds) the model is given at once: up to this its memory stays within
 #: ~1.5 x that of 10 s and its time under 0.06 x the audio.
-PIECE_SECONDS = 12.0
+PIECE_SECONDS = 10.0
 
 _lock = threading.Lock()
 _aligner: Any = None
