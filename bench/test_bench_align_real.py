@@ -142,6 +142,6 @@ def test_long_takes(benchmark, figures, tmp_path):
                     target="≤ 0.1 × audio", check=lambda v, b: b is not None and v <= 0.1 * b)
     # CPU time, which the other processes of a shared machine change far less than the clock's.
     per_second = [runs[s][5] / runs[s][3] for s in (180, 600)]
-    figures.add("align: CPU time per second of audio, 10 minutes over 3 minutes", per_second[1] / per_second[0],
-                "x", target="≤ 1.2 (linear)", check=lambda v, b: v <= 1.2)
+    figures.add("align: CPU time per second of audio, 10 minutes over 3 minutes",
+                per_second[1] / per_second[0], "x", target="≤ 1.2 (linear)", check=lambda v, b: v <= 1.2)
 
