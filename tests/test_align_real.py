@@ -184,3 +184,23 @@ def test_a_long_take_aligns_in_bounded_memory():
     # The model's memory is that of one stretch, whatever the length; the audio itself (and
     # its float copy for the aligner) is extra.
     assert long_peak <= 1.5 * short_peak + 4 * long_audio, (short_peak >> 20, long_peak >> 20)
+
+
+def test_a_run_of_doubtful_phonemes_names_its_words():
+    from lipsync.alignment.doubts import doubtful_words
+
+    text = "村の茂平というおじいさん"
+    plan = plan_phonemes(text)
+    _, timeline = synthesize(text)
+    names = list(timeline.names)
+    # The phonemes after 村の (m u r a n o), Open JTalk's reading of 茂平, given low confidence.
+    spoken_numbers = [i for i, n in enumerate(names) if n not in PAUSES]
+    first = spoken_numbers[6]
+    assert names[first - 6 : first] == ["m", "u", "r", "a", "n", "o"]
+    confidence = [0.1 if first <= i < first + 4 else 0.9 for i in range(len(names))]
+    (warning,) = doubtful_words(plan, text, timeline, confidence)
+    assert warning.startswith("「茂平」 (read ") and "--kana" in warning and "「村」" not in warning
+    # Without the text (a kana reading or phonemes), the phonemes are named instead.
+    (warning,) = doubtful_words(plan, None, timeline, confidence)
+    assert warning.startswith(f"the phonemes {' '.join(names[first : first + 4])} at ")
+    assert doubtful_words(plan, text, timeline, [0.9] * len(names)) == []

@@ -32,36 +32,25 @@ def doubtful_words(
     plan: Plan, text: str | None, timeline: Timeline, confidence: Sequence[float]
 ) -> list[str]:
     """A warning per run of doubtful phonemes, naming its words when the text is known."""
-    phones = list(timeline)
+    spoken_phones = [p for p in timeline if p.name not in PAUSES]
+    low = [c <= _LOW for p, c in zip(timeline, confidence, strict=True) if p.name not in PAUSES]
     runs: list[tuple[int, int]] = []  # (first, last) spoken phoneme numbers
-    spoken = -1
-    run_start: int | None = None
-    run_last = -1
-    run_first_at = 0
-    for index, phone in enumerate(phones):
-        if phone.name in PAUSES:
-            continue
-        spoken += 1
-        if confidence[index] <= _LOW:
-            if run_start is None:
-                run_start, run_first_at = spoken, index
-            run_last = spoken
-            continue
-        if run_start is not None and run_last - run_start + 1 >= _RUN:
-            runs.append((run_start, run_last))
-        run_start = None
-    if run_start is not None and run_last - run_start + 1 >= _RUN:
-        runs.append((run_start, run_last))
-    del run_first_at
+    first: int | None = None
+    for number, doubtful in enumerate([*low, False]):
+        if doubtful and first is None:
+            first = number
+        elif not doubtful and first is not None:
+            if number - first >= _RUN:
+                runs.append((first, number - 1))
+            first = None
     if not runs:
         return []
-    spoken_phones = [p for p in phones if p.name not in PAUSES]
     words = _words(plan, text)
     warnings = []
-    for first, last in runs:
-        where = f"{float(spoken_phones[first].start):.2f}-{float(spoken_phones[last].end):.2f} s"
-        said = " ".join(p.name for p in spoken_phones[first : last + 1])
-        named = sorted({w for i in range(first, last + 1) if (w := words.get(i))}, key=lambda w: w[2])
+    for begin, last in runs:
+        where = f"{float(spoken_phones[begin].start):.2f}-{float(spoken_phones[last].end):.2f} s"
+        said = " ".join(p.name for p in spoken_phones[begin : last + 1])
+        named = sorted({w for i in range(begin, last + 1) if (w := words.get(i))}, key=lambda w: w[2])
         if named:
             listed = ", ".join(f"「{surface}」 (read {reading})" for surface, reading, _ in named)
             warnings.append(f"{listed} at {where} does not fit the audio: if the voice reads it "
