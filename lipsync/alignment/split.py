@@ -1,8 +1,8 @@
 """Long recordings in stretches the model handles in bounded memory, each with its part of the text.
 
 pydomino's model looks at its whole input at once (memory grows with the square of its
-length), so speech longer than ``PIECE_SECONDS`` is cut, at the longest silence between 5 and
-10 s from the last cut (or, in speech without one, at its quietest 100 ms there). Which part of
+length), so speech longer than ``PIECE_SECONDS`` is cut, at the longest silence between 6 and
+12 s from the last cut (or, in speech without one, at its quietest 100 ms there). Which part of
 the text each stretch says is decided stretch by stretch: the places a pause may go near where
 the speech's tempo so far puts the cut are tried, each by aligning the stretch to the text up
 to there (the model's output for the stretch is reused by every try, so a try costs only its
