@@ -22,7 +22,8 @@ one (0.274 at 30 dB SNR, a misfit of 0.133). Above ``REFUSE``, or above ``MISFIT
 with a mismatch over ``MISFIT_WITH``, the alignment is refused; above ``DOUBT`` it is given
 with a warning (refused under ``strict``, which so refuses every other sentence's text
 measured). The margins are thin: a right text read very unlike Open JTalk's rhythm may be
-refused (its reading as kana, or ``phonemes``, helps).
+refused (its reading as kana, or ``phonemes``, helps). In a short text, two phonemes far from
+the rhythm are chance, not a fault: the misfit refuses from three.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ MISFIT_WITH = 0.22
 #: More than this share of the loud frames under pauses: the audio says more than the text.
 _EXTRA_SPEECH = 0.1
 _EXTRA_SPEECH_REFUSE = 0.25
+_FAR_ENOUGH = 3
 _VOWELS = frozenset("aiueoN")
 _FAR = math.log(2.5)
 
@@ -62,6 +64,7 @@ class AlignmentScore:
     speech_in_pauses: float
     loudness: float  # dBFS of the loud (95th percentile) frames
     misfit: float = 0.0
+    phonemes: int = 0  # the phonemes the shares are of
 
     @property
     def mismatch(self) -> float:
@@ -77,7 +80,11 @@ class AlignmentScore:
         """Why this alignment must not be trusted, in words ("" when it may be)."""
         if self.loudness < SILENT_DBFS:
             return f"the audio is silent (its loud frames are at {self.loudness:.0f} dBFS)"
-        if self.mismatch > REFUSE or (self.misfit > MISFIT_REFUSE and self.mismatch > MISFIT_WITH):
+        # A share of a handful is chance: two of nine phonemes far from the rhythm is no sign.
+        far = round(self.misfit * self.phonemes)
+        if self.mismatch > REFUSE or (
+            self.misfit > MISFIT_REFUSE and self.mismatch > MISFIT_WITH and far >= _FAR_ENOUGH
+        ):
             return (f"the alignment does not fit ({self._words()}; refused above {REFUSE}, or "
                     f"{MISFIT_WITH} with {MISFIT_REFUSE:.1%} far from the rhythm): the audio does not seem "
                     "to say this text")
@@ -138,7 +145,7 @@ def score_alignment(
         ratios = [abs(math.log(max(lengths[k], 1) / (expected[k] * 100 * tempo)))
                   for k in inner if expected[k] > 0]
         misfit = sum(1 for r in ratios if r > _FAR) / max(len(ratios), 1)
-    return AlignmentScore(squeezed, silent_vowels, in_pauses, loudness, misfit)
+    return AlignmentScore(squeezed, silent_vowels, in_pauses, loudness, misfit, len(inner))
 
 
 def token_confidence(
