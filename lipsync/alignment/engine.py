@@ -32,9 +32,10 @@ __all__ = ["ALIGN_RATE", "FRAME", "PIECE_SECONDS", "model_frames", "run"]
 #: The rate pydomino's model listens at, and its frame (samples).
 ALIGN_RATE = 16000
 FRAME = 160
-#: The longest audio (seconds) the model is given at once: its memory for it (about +60 MB)
-#: is then all a take of any length adds, and its time about 0.05 x the audio. (At 10 s, a
-#: noisy 11 s read sentence was cut in two and its text split at the wrong place.)
+#: The longest speech (seconds) the model is given at once: one utterance up to this long is
+#: aligned whole (a noisy 11 s sentence cut in two had its text split at the wrong place);
+#: longer speech goes in stretches of at most 10 s (``split``), whose memory (+44 MB) is
+#: then all a take of any length adds, and its time about 0.05 x the audio.
 PIECE_SECONDS = 12.0
 
 _lock = threading.Lock()

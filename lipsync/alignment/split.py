@@ -1,8 +1,8 @@
 """Long recordings in stretches the model handles in bounded memory, each with its part of the text.
 
 pydomino's model looks at its whole input at once (memory grows with the square of its
-length), so speech longer than ``PIECE_SECONDS`` is cut, at the longest silence between 6 and
-12 s from the last cut (or, in speech without one, at its quietest 100 ms there). Which part of
+length), so speech longer than ``PIECE_SECONDS`` is cut, at the longest silence between 5 and
+10 s from the last cut (or, in speech without one, at its quietest 100 ms there). Which part of
 the text each stretch says is decided stretch by stretch: the places a pause may go near where
 the speech's tempo so far puts the cut are tried, each by aligning the stretch to the text up
 to there (the model's output for the stretch is reused by every try, so a try costs only its
@@ -31,7 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["pieces_of"]
 
-_LONGEST = round(PIECE_SECONDS * 100)
+#: Speech up to ``PIECE_SECONDS`` is aligned whole; longer speech in stretches of at most
+#: ``_LONGEST`` frames (10 s: a take of any length then costs the memory of 10 s).
+_WHOLE = round(PIECE_SECONDS * 100)
+_LONGEST = 1000
 _SHORTEST = _LONGEST // 2
 #: Places tried on each side of where the tempo puts a cut.
 _TRIES = 6
@@ -57,7 +60,7 @@ def pieces_of(
     """``((first, end) phonemes, (first, end) frames)`` of each stretch, in order."""
     first, end = spoken
     count = len(plan.names)
-    if end - first <= _LONGEST:
+    if end - first <= _WHOLE:
         yield (0, count), spoken
         return
     expected = [e if e > 0 else _UNTIMED for e in plan.expected] if plan.expected else [_UNTIMED] * count
