@@ -30,6 +30,8 @@ _KINDS = "WAV, FLAC, MP3 or Ogg Vorbis"
 #: The sample rates a recording may have (telephone speech is 8 kHz; studios record up to 768).
 MIN_RATE, MAX_RATE = 4000, 768_000
 MAX_CHANNELS = 32
+#: Frames converted at once when decoding.
+_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +59,8 @@ class Audio:
         """The samples as float32 in [-1, 1)."""
         import numpy as np
 
-        converted: npt.NDArray[np.float32] = self.samples.astype(np.float32) / np.float32(32768)
+        converted: npt.NDArray[np.float32] = self.samples.astype(np.float32)
+        converted /= np.float32(32768)  # in place: a long take is not copied twice
         return converted
 
     def resampled(self, rate: int) -> Audio:
@@ -134,10 +137,16 @@ class Audio:
             )
         except miniaudio.DecodeError as exc:
             raise ValueRefused(f"{source}: cannot decode this {kind}: {_reason(exc)}") from exc
-        frames = np.frombuffer(decoded.samples, dtype=np.float32).astype(np.float64)
-        frames = frames[: len(frames) - len(frames) % info.nchannels].reshape(-1, info.nchannels)
-        mono = frames.mean(axis=1) if info.nchannels > 1 else frames[:, 0]
-        return cls.from_float(np.nan_to_num(mono) * 32768.0, info.sample_rate)
+        raw = np.frombuffer(decoded.samples, dtype=np.float32)
+        frames = raw[: len(raw) - len(raw) % info.nchannels].reshape(-1, info.nchannels)
+        samples = np.empty(len(frames), dtype=np.int16)
+        # In blocks, so that a long recording costs its samples, not several float64 copies.
+        for at in range(0, len(frames), _BLOCK):
+            block = frames[at : at + _BLOCK].astype(np.float64)
+            mono = block.mean(axis=1) if info.nchannels > 1 else block[:, 0]
+            scaled = np.nan_to_num(mono) * 32768.0
+            samples[at : at + _BLOCK] = np.clip(np.rint(scaled), -32768, 32767).astype(np.int16)
+        return cls(samples, info.sample_rate)
 
 
 def _probe(data: bytes, source: str) -> tuple[str, Any]:

@@ -276,18 +276,27 @@ def test_a_hard_linked_file_killed_mid_rewrite_is_restored_whole(tmp_path: Path)
     path.write_bytes(b"A" * size)
     os.link(path, tmp_path / "link.bin")
     whole = {b"A" * size, b"B" * size}
-    restored = 0
-    for delay in (0.05, 0.1, 0.15, 0.2, 0.3):
+
+    def kill(child: subprocess.Popen[bytes], at_backup: bool, delay: float) -> None:
+        if at_backup:  # the moment its old bytes are set aside: the rewrite is under way
+            deadline = time.monotonic() + 20
+            while not any(".lipsync-old-" in p.name for p in tmp_path.iterdir()):
+                assert time.monotonic() < deadline, "the child never rewrote the file"
+                time.sleep(0.0005)
+        else:
+            time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+
+    for at_backup, delay in ((True, 0), (True, 0), (True, 0), (False, 0.05), (False, 0.2)):
         child = subprocess.Popen([sys.executable, "-c", _TEAR, str(path), str(size)], env=ENV,
                                  stdout=subprocess.PIPE)
         assert child.stdout is not None and child.stdout.readline() == b"ready\n"
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-        restored += recover(path)
+        kill(child, at_backup, delay)
+        restored = recover(path)
+        assert restored or not at_backup  # killed mid-rewrite: its backup put the old bytes back
         assert path.read_bytes() in whole and (tmp_path / "link.bin").read_bytes() == path.read_bytes()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin", "link.bin"]
-    assert restored  # at least one kill landed mid-rewrite (they take most of each cycle)
 
 
 def test_a_map_torn_by_a_killed_save_reads_whole(lip: Path, caplog: pytest.LogCaptureFixture) -> None:

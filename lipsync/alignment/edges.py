@@ -16,17 +16,12 @@ from typing import TYPE_CHECKING
 from lipsync.alignment.plan import CONSONANTS, STOPS, VOICELESS_STOPS, VOWELS
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
     from lipsync.alignment.plan import Plan
 
-__all__ = ["CLOSURE_FRAMES", "QUIET_DB", "edges_by_prior", "frame_levels", "split_devoiced"]
+__all__ = ["CLOSURE_FRAMES", "edges_by_prior", "split_devoiced"]
 
 #: Up to this many more silent frames before a stop may be its closure, not a pause.
 CLOSURE_FRAMES = 8
-#: Frames this far below the loud ones (dB) count as silent.
-QUIET_DB = 30.0
 #: Frames this far down before a voiceless stop (after a vowel) are its closure.
 _CLOSURE_DB = 40.0
 #: The same for a voiced stop, whose closure carries a quiet voice bar.
@@ -35,7 +30,12 @@ _VOICED_CLOSURE_DB = 25.0
 #: Open JTalk's boundary (-23 ms on average over the four mei voices): moved by that much.
 _ONSET_FRAMES = 2
 #: A phoneme before a pause goes on while the sound is louder than this (dB below the loud
-#: frames), for at most ``_TAIL_FRAMES`` frames.
+#: frames), for at most ``_TAIL_FRAMES`` frames. Open JTalk's labels end a phrase's last
+#: vowel where its level is 55-60 dB down (median, all five mei voices): 35 to 45 dB ended
+#: them 30-60 ms early. (In a noisy room the level never falls that far: the rules hear the
+#: room's frames as silence, ``stretch.hearing``.) 300 ms rather than 200 ms gained 3 % of
+#: the pause edges on bench/speechsets.py's tuning set but held nine phrase ends 105-180 ms
+#: too long on bench/test_bench_align.py's.
 _FADED_DB = 50.0
 _TAIL_FRAMES = 20
 #: A phoneme before a pause lasts at least this much longer than Open JTalk expects at the
@@ -44,19 +44,6 @@ _TAIL_FRAMES = 20
 #: where 1.2 to 1.4 all kept every boundary within 100 ms and 1.6 did not; checked on eight
 #: sentences outside it, now in tests/test_align.py).
 _FINAL_LENGTHENING = 1.3
-
-
-def frame_levels(samples: npt.NDArray[np.float32]) -> list[float]:
-    """Per 10 ms frame: its level in dB next to the loud frames (95th percentile) of this audio."""
-    import numpy as np
-
-    count = -(-len(samples) // 160)
-    padded = np.zeros(count * 160, dtype=np.float64)
-    padded[: len(samples)] = samples
-    power = (padded.reshape(count, 160) ** 2).mean(axis=1)
-    level = 10 * np.log10(power + 1e-12)
-    loud = float(np.percentile(level, 95))
-    return [float(v) for v in level - loud]
 
 
 def edges_by_prior(

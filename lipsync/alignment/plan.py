@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lipsync.errors import ValueRefused
 
 __all__ = [
-    "CONSONANTS", "QUIET_CONSONANTS", "SILENCES", "STOPS", "VOICELESS_STOPS", "VOWELS", "Plan",
+    "CONSONANTS", "MORA_ENDS", "QUIET_CONSONANTS", "SILENCES", "STOPS", "VOICELESS_STOPS", "VOWELS", "Plan",
     "plan_phonemes", "token_expectations", "token_sequence",
 ]
 
@@ -31,7 +31,8 @@ QUIET_CONSONANTS = STOPS | {"h", "hy", "f"}
 _NEAREST = {"sil": "pau", "A": "a", "E": "e", "O": "o", "kw": "k", "gw": "g", "ty": "t"}
 
 
-_MORA_ENDS = frozenset("a i u e o A I U E O N cl".split())
+#: Phonemes that end a mora: a pause may follow any of them.
+MORA_ENDS = frozenset("a i u e o A I U E O N cl".split())
 
 
 SILENCES = frozenset({"sil", "pau", "sp", "silB", "silE"})
@@ -43,12 +44,29 @@ class Plan:
 
     ``optional[i]`` is true when a pause may come before phoneme ``i`` (never at 0): the
     aligner keeps it where the voice paused. ``expected`` holds a duration per phoneme
-    (seconds, Open JTalk's guess or a label's) or is empty.
+    (seconds, Open JTalk's guess or a label's) or is empty. ``marked[i]`` is true where the
+    text itself marks a pause (punctuation, a sentence's end: Open JTalk pauses there), or
+    empty when nothing is known.
     """
 
     names: tuple[str, ...]
     optional: tuple[bool, ...]
     expected: tuple[float, ...] = ()
+    marked: tuple[bool, ...] = ()
+
+    def is_marked(self, index: int) -> bool:
+        return bool(self.marked) and self.marked[index]
+
+    def part(self, first: int, end: int) -> Plan:
+        """Phonemes ``first`` to ``end`` (exclusive) as a plan of their own."""
+        optional = (False, *self.optional[first + 1 : end])
+        marked = (False, *self.marked[first + 1 : end]) if self.marked else ()
+        expected = self.expected[first:end] if self.expected else ()
+        return Plan(self.names[first:end], optional, expected, marked)
+
+    def duration(self, first: int, end: int) -> float:
+        """Open JTalk's expected seconds for phonemes ``first`` to ``end`` (0 without a prior)."""
+        return sum(self.expected[first:end]) if self.expected else 0.0
 
 
 def plan_phonemes(text: str | None = None, *, kana: str | None = None, phonemes: str | None = None) -> Plan:
@@ -64,7 +82,22 @@ def plan_phonemes(text: str | None = None, *, kana: str | None = None, phonemes:
             raise ValueRefused(f"kana {kana!r}: expected katakana or hiragana, found {''.join(bad)!r}")
         text = "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in kana)
     assert text is not None
-    return _plan_from_text(text)
+    return _plan_from_long_text(text)
+
+
+def _plan_from_long_text(text: str) -> Plan:
+    """``_plan_from_text``, sentence by sentence when Open JTalk cannot take the text at once."""
+    from lipsync.speech.jtalk import MAX_TEXT_CHARS
+    from lipsync.speech.pieces import split_text
+
+    if len(text) <= MAX_TEXT_CHARS:
+        return _plan_from_text(text)
+    parts = [_plan_from_text(piece) for piece in split_text(text)]
+    names = tuple(n for p in parts for n in p.names)
+    # A pause may come between sentences, as within them.
+    optional = tuple(o or (k == 0 and bool(i)) for i, p in enumerate(parts) for k, o in enumerate(p.optional))
+    marked = tuple(o or (k == 0 and bool(i)) for i, p in enumerate(parts) for k, o in enumerate(p.marked))
+    return Plan(names, optional, tuple(e for p in parts for e in p.expected), marked)
 
 
 def _is_kana(c: str) -> bool:
@@ -79,6 +112,7 @@ def _plan_from_text(text: str) -> Plan:
     timed = time_labels(labels)
     names: list[str] = []
     optional: list[bool] = []
+    marked: list[bool] = []
     expected: list[float] = []
     pause_before = False
     phrase = None
@@ -91,12 +125,13 @@ def _plan_from_text(text: str) -> Plan:
         # The accent phrase (F field) and breath group (I field) this phoneme belongs to.
         here = (label.split("/F:")[1].split("/")[0], label.split("/I:")[1].split("/")[0])
         optional.append(bool(names) and (pause_before or here != phrase))
+        marked.append(bool(names) and pause_before)
         names.append(name)
         expected.append(float(duration))
         phrase, pause_before = here, False
     if not names:
         raise ValueRefused(f"nothing to align in {text!r}: Open JTalk found no speech")
-    return Plan(tuple(names), tuple(optional), tuple(expected))
+    return Plan(tuple(names), tuple(optional), tuple(expected), tuple(marked))
 
 
 def _plan_from_string(text: str) -> Plan:
@@ -119,7 +154,7 @@ def _plan_from_string(text: str) -> Plan:
         raise ValueRefused(f"nothing to align in the phoneme string {text!r}")
     # No words to go by: a pause may follow any mora (a vowel, N or cl), as well as where
     # the string has one; the audio decides which are real.
-    optional = [i > 0 and names[i - 1] in _MORA_ENDS for i in range(len(names))]
+    optional = [i > 0 and names[i - 1] in MORA_ENDS for i in range(len(names))]
     return Plan(tuple(names), tuple(optional))
 
 

@@ -41,7 +41,7 @@ def align_query(audio: Audio, phonemes: QueryPhonemes, *, check: bool = True) ->
     ``AlignmentRefused`` when the audio does not seem to say them (unless ``check=False``:
     audio the engine made from this very query says it by construction).
     """
-    return align_plan(audio, query_plan(phonemes), check=check)
+    return align_plan(audio, query_plan(phonemes), check=check).timeline
 
 
 def _same(reading: tuple[str, ...], names: tuple[str, ...]) -> bool:

@@ -27,10 +27,13 @@ VIDEO_FRAME = Fraction(1, 30)
 _OUTPUTS = ".lab, .TextGrid, .txt (Audacity), .json"
 
 
-def write_outputs(paths: Sequence[Path], timeline: Timeline, audio: Audio | None) -> None:
+def write_outputs(
+    paths: Sequence[Path], timeline: Timeline, audio: Audio | None, confidence: Sequence[float] | None = None
+) -> None:
     """Write ``timeline`` (and ``audio`` to ``.wav`` paths) to each file, by its extension.
 
-    Every path is checked before any file is written, and each is written atomically.
+    Every path is checked before any file is written, and each is written atomically. An
+    alignment's ``confidence`` goes into ``.json`` files.
     """
     from lipsync.labels.write import LABEL_FORMATS, format_json, label_format_for
 
@@ -47,20 +50,23 @@ def write_outputs(paths: Sequence[Path], timeline: Timeline, audio: Audio | None
             assert audio is not None
             audio.save_wav(path)
         elif kind == "json" and audio is not None:
-            text = format_json(timeline, sample_rate=audio.sample_rate, samples=len(audio))
+            text = format_json(timeline, sample_rate=audio.sample_rate, samples=len(audio),
+                               confidence=confidence)
             write_atomic(path, text.encode())
         else:
             write_atomic(path, LABEL_FORMATS[kind](timeline).encode())
 
 
-def print_timeline(timeline: Timeline, audio: Audio | None, *, as_json: bool) -> None:
-    """The LIPSYNC sequence, or the JSON of ``timeline --json``."""
+def print_timeline(
+    timeline: Timeline, audio: Audio | None, *, as_json: bool, confidence: Sequence[float] | None = None
+) -> None:
+    """The LIPSYNC sequence, or the JSON of ``timeline --json`` (with an alignment's confidence)."""
     from lipsync.labels.write import format_json
 
     if as_json:
         rate = None if audio is None else audio.sample_rate
         samples = None if audio is None else len(audio)
-        out(format_json(timeline, sample_rate=rate, samples=samples).rstrip("\n"))
+        out(format_json(timeline, sample_rate=rate, samples=samples, confidence=confidence).rstrip("\n"))
     else:
         out(timeline.to_sequence())
 
@@ -75,7 +81,7 @@ def check_lengths(timeline: Timeline, audio: Audio, labels: str, audio_name: str
     return False
 
 
-def fit_labels(timeline: Timeline, audio: Audio) -> Timeline:
+def fit_labels(timeline: Timeline, audio: Audio, *, strict: bool = False) -> Timeline:
     """The label's phonemes re-aligned to ``audio``; its pauses may move, its durations guide."""
     from lipsync.alignment.aligner import Plan, align_plan
 
@@ -95,7 +101,10 @@ def fit_labels(timeline: Timeline, audio: Audio) -> Timeline:
     if not names:
         raise UsageError("--fit: the labels have no phonemes to align, only pauses")
     plan = Plan(tuple(names), tuple(optional), tuple(expected))
-    return align_plan(audio, plan)
+    result = align_plan(audio, plan, strict=strict)
+    for warning in result.warnings:
+        err(f"lipsync: warning: {warning}")
+    return result.timeline
 
 
 def named(audio_name: str, error: Exception) -> Exception:
@@ -106,7 +115,7 @@ def named(audio_name: str, error: Exception) -> Exception:
 
 
 def _align(args: argparse.Namespace) -> int:
-    from lipsync.alignment.aligner import AlignmentRefused, align
+    from lipsync.alignment.aligner import AlignmentRefused, alignment
     from lipsync.maps.named import load_map
     from lipsync.maps.resolver import resolve
     from lipsync.sound import Audio
@@ -120,14 +129,16 @@ def _align(args: argparse.Namespace) -> int:
     lipmap = load_map(args.map)
     audio = Audio.load(args.audio)
     try:
-        timeline = align(audio, args.text, kana=args.kana, phonemes=args.phonemes)
+        result = alignment(audio, args.text, kana=args.kana, phonemes=args.phonemes, strict=args.strict)
     except AlignmentRefused as exc:
         raise named(str(args.audio), exc) from None
-    timeline, warnings = resolve(timeline, lipmap, unknown=args.unknown)
+    for warning in result.warnings:
+        err(f"lipsync: warning: {args.audio}: {warning}")
+    timeline, warnings = resolve(result.timeline, lipmap, unknown=args.unknown)
     for warning in warnings:
         err(f"lipsync: warning: {warning}")
-    write_outputs(args.output, timeline, audio)
-    print_timeline(timeline, audio, as_json=args.json)
+    write_outputs(args.output, timeline, audio, result.confidence)
+    print_timeline(timeline, audio, as_json=args.json, confidence=result.confidence)
     return 0
 
 
@@ -142,7 +153,10 @@ def add_align_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("text", nargs="?", metavar="TEXT", help="the Japanese text it says")
     p.add_argument("--kana", metavar="KANA", help="the reading, in kana, instead of TEXT")
     p.add_argument("--phonemes", metavar="PHONEMES", help='the phonemes instead of TEXT: "pau k o N n i ..."')
-    p.add_argument("--json", action="store_true", help="print JSON with exact start and duration")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON with exact start and duration, and each phoneme's confidence (0 to 1)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a doubtful alignment (exit 2) instead of giving it with a warning")
     p.add_argument("-o", "--output", type=Path, action="append", default=[], metavar="FILE",
                    help="also write the labels here (repeatable; the format by extension)")
     p.add_argument("--map", metavar="NAME|FILE",

@@ -32,6 +32,7 @@ def _template(args: argparse.Namespace, output: Path) -> ExportJob:
         tier=args.tier, voice=args.voice, speed=args.speed, unknown=args.unknown, model=args.vmd_model,
         tts=args.tts, tts_voice=tts_voice,
         motion=motion_of(args), mesh_path=args.mesh_path, renames=_renames(args.rename),
+        strict=args.strict,
     )
 
 

@@ -50,6 +50,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
     parser.add_argument("--phonemes", metavar="PHONEMES", help='the phonemes --wav says: "pau k o N ..."')
     parser.add_argument("--fit", action="store_true",
                         help="re-align the labels' (or sequence's) phonemes to --wav")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse a doubtful alignment of --wav (exit 2) instead of warning")
     parser.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
     parser.add_argument("--speed", type=finite_float(0.1, 10), default=1.0,
                         help="speaking rate, 0.1 to 10 (default 1.0; with --tts, the engine's speedScale)")
@@ -172,7 +174,8 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
         if args.fit:
             raise UsageError("--fit re-aligns --labels or --sequence; --text and the like align anyway")
         try:
-            return audio, align(audio, args.spoken, kana=args.kana, phonemes=args.phonemes)
+            timeline = align(audio, args.spoken, kana=args.kana, phonemes=args.phonemes, strict=args.strict)
+            return audio, timeline
         except AlignmentRefused as exc:
             raise named(str(args.wav), exc) from None
     if args.labels is not None:
@@ -188,7 +191,7 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
         name = "the sequence"
     if args.fit:
         try:
-            return audio, fit_labels(timeline, audio)
+            return audio, fit_labels(timeline, audio, strict=args.strict)
         except AlignmentRefused as exc:
             raise named(str(args.wav), exc) from None
     check_lengths(timeline, audio, name, str(args.wav))

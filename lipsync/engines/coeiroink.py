@@ -121,4 +121,4 @@ def _aligned(audio: Audio, names: list[str]) -> Timeline:
     from lipsync.alignment.aligner import align_plan
     from lipsync.alignment.plan import plan_phonemes
 
-    return align_plan(audio, plan_phonemes(phonemes=" ".join(names)), check=False)
+    return align_plan(audio, plan_phonemes(phonemes=" ".join(names)), check=False).timeline

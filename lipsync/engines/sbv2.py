@@ -86,7 +86,7 @@ class StyleBertVits2Engine(Engine):
             plan = plan_phonemes(text)
         except ValueRefused:
             return None  # nothing Open JTalk can read: no phonemes to align (the audio is kept out)
-        return Piece(audio, align_plan(audio, plan, check=False))
+        return Piece(audio, align_plan(audio, plan, check=False).timeline)
 
 
 def _model_name(model: dict[str, Any]) -> str:

@@ -56,6 +56,7 @@ class ExportJob:
     mesh_path: str | None = None
     #: ``(morph, name)``: write a morph under the model's own name for it.
     renames: tuple[tuple[str, str], ...] = ()
+    strict: bool = False  # refuse a doubtful alignment of ``wav`` to ``text``
 
     @property
     def target_format(self) -> str:
@@ -77,7 +78,7 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
         if job.text is not None:
             from lipsync.alignment.aligner import align
 
-            return align(audio, job.text), duration
+            return align(audio, job.text, strict=job.strict), duration
     if job.text is not None and job.tts is not None:
         from lipsync.engines import open_engine
         from lipsync.engines.stream import engine_timing

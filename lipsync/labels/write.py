@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from lipsync.errors import ValueRefused
 from lipsync.labels.segments import format_mono
 from lipsync.timeline import Timeline
 
@@ -84,20 +85,31 @@ def format_audacity(timeline: Timeline) -> str:
     )
 
 
-def format_json(timeline: Timeline, *, sample_rate: int | None = None, samples: int | None = None) -> str:
+def format_json(
+    timeline: Timeline, *, sample_rate: int | None = None, samples: int | None = None,
+    confidence: Sequence[float] | None = None,
+) -> str:
     """The JSON ``lipsync timeline --json`` prints, one line with its newline.
 
     ``sample_rate`` and ``samples`` (the audio's) come first when given; then ``phonemes``,
-    each ``{name, start_ms, duration_ms}`` with exact times as floats.
+    each ``{name, start_ms, duration_ms}`` with exact times as floats, and, for an alignment,
+    its ``confidence`` (0 to 1, one per phoneme: ``lipsync.alignment``). Readers of the
+    timeline JSON take the first three keys and leave the rest.
     """
+    if confidence is not None and len(confidence) != len(timeline):
+        raise ValueRefused(f"{len(confidence)} confidences for {len(timeline)} phonemes")
     data: dict[str, object] = {}
     if sample_rate is not None:
         data["sample_rate"] = sample_rate
     if samples is not None:
         data["samples"] = samples
-    data["phonemes"] = [
+    phonemes: list[dict[str, object]] = [
         {"name": p.name, "start_ms": p.start_ms, "duration_ms": p.duration_ms} for p in timeline
     ]
+    if confidence is not None:
+        for entry, value in zip(phonemes, confidence, strict=True):
+            entry["confidence"] = value
+    data["phonemes"] = phonemes
     return json.dumps(data, ensure_ascii=False) + "\n"
 
 

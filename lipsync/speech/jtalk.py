@@ -28,7 +28,8 @@ from lipsync.speech.stderr import captured
 from lipsync.timeline import Timeline
 
 __all__ = [
-    "MAX_TEXT_CHARS", "accent_phrases", "check_half_tone", "check_speed", "durations_one", "labels_for",
+    "MAX_TEXT_CHARS", "accent_phrases", "check_half_tone", "check_speed", "durations_one", "frontend_words",
+    "labels_for",
     "synthesize_one", "time_labels",
 ]
 
@@ -194,6 +195,16 @@ def accent_phrases(text: str) -> list[str]:
         else:
             phrases.append(feature["string"])
     return phrases
+
+
+def frontend_words(text: str) -> list[tuple[str, str, int]]:
+    """Open JTalk's words of ``text``: (surface, reading in katakana, morae), punctuation left out."""
+    words: list[tuple[str, str, int]] = []
+    for feature in _pyopenjtalk().run_frontend(text):
+        size = int(feature["mora_size"])
+        if size > 0:
+            words.append((str(feature["string"]), str(feature["pron"]).replace("’", ""), size))
+    return words
 
 
 def check_speed(speed: float) -> None:
