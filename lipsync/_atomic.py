@@ -13,7 +13,9 @@ are kept beside it (``.NAME.lipsync-old-PID``) until the new ones are on disk.
 ``lipsync map set`` runs on one file take turns instead of one silently undoing the other.
 
 Temporary files are named ``.NAME.lipsync-tmp-PID-N``; those left by a killed process (its
-PID is gone) are removed by the next save beside them.
+PID is gone) are removed by the next save beside them. Finding them lists the folder, so a
+writer of thousands of files in one folder passes ``sweep=False`` and calls
+``sweep_temporaries`` once per folder instead (a scan per file would be quadratic).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from lipsync.errors import ValueRefused
 
-__all__ = ["locked", "write_atomic"]
+__all__ = ["locked", "sweep_temporaries", "write_atomic"]
 
 _TMP = ".lipsync-tmp-"
 _OLD = ".lipsync-old-"
@@ -107,11 +109,12 @@ def _lock(real: str, shown: str | Path) -> int | None:
         os.close(fd)  # a save replaced the file while we waited: lock the new one
 
 
-def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) -> None:
+def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None, sweep: bool = True) -> None:
     """Write ``data`` to what ``path`` names; see the module docstring for how.
 
     ``expect``: the bytes the file held when it was read; if it holds others now (or is
-    gone), nothing is written and ``ValueRefused`` says the file changed.
+    gone), nothing is written and ``ValueRefused`` says the file changed. ``sweep=False``
+    leaves killed saves' temporary files beside it alone (see ``sweep_temporaries``).
     """
     path = Path(path)
     try:
@@ -140,7 +143,7 @@ def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) 
         if info is not None and (not stat.S_ISREG(info.st_mode) or info.st_nlink > 1):
             _write_in_place(path, target, data)
         else:
-            _replace(path, target, data, info)
+            _replace(path, target, data, info, sweep)
 
 
 def _check_unchanged(path: Path, target: Path, info: os.stat_result | None, expect: bytes) -> None:
@@ -188,9 +191,10 @@ def _write_new(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _replace(path: Path, target: Path, data: bytes, info: os.stat_result | None) -> None:
+def _replace(path: Path, target: Path, data: bytes, info: os.stat_result | None, sweep: bool) -> None:
     folder = target.parent
-    _remove_stale(folder, target.name)
+    if sweep:
+        _remove_stale(folder, target.name)
     tmp = folder / f".{target.name}{_TMP}{os.getpid()}-{next(_counter)}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
@@ -223,15 +227,21 @@ def _keep_owner_and_mode(fd: int, info: os.stat_result | None) -> None:
     os.fchmod(fd, stat.S_IMODE(info.st_mode))
 
 
-def _remove_stale(folder: Path, name: str) -> None:
-    """Remove ``.NAME.lipsync-tmp-PID-N`` files whose process is gone (killed mid-save)."""
-    prefix = f".{name}{_TMP}"
+def sweep_temporaries(folder: str | Path) -> None:
+    """Remove every ``.NAME.lipsync-tmp-PID-N`` in ``folder`` whose process is gone."""
+    _remove_stale(Path(folder), None)
+
+
+def _remove_stale(folder: Path, name: str | None) -> None:
+    """Remove ``.NAME.lipsync-tmp-PID-N`` files (any NAME if None) whose process is gone."""
+    prefix = f".{name}{_TMP}" if name is not None else "."
     try:
-        entries = [entry.name for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+        entries = [entry.name for entry in os.scandir(folder)
+                   if entry.name.startswith(prefix) and _TMP in entry.name]
     except OSError:
         return
     for entry in entries:
-        pid_text = entry[len(prefix) :].split("-", 1)[0]
+        pid_text = entry[entry.rindex(_TMP) + len(_TMP) :].split("-", 1)[0]
         if pid_text.isascii() and pid_text.isdigit() and not _alive(int(pid_text)):
             with contextlib.suppress(OSError):
                 os.unlink(folder / entry)

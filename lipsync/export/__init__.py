@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from lipsync.maps.lipmap import LipMap
     from lipsync.timeline import Timeline
 
-__all__ = ["DEFAULT_MAPS", "FORMATS", "LABEL_EXPORTS", "export_bytes", "format_for"]
+__all__ = ["DEFAULT_MAPS", "FORMATS", "LABEL_EXPORTS", "export_bytes", "extension_for", "format_for"]
 
 FORMATS = (
     "vmd", "rhubarb-json", "rhubarb-tsv", "curves-json", "curves-csv", "lab", "textgrid", "audacity",
@@ -36,6 +36,21 @@ _EXTENSIONS = {
     ".vmd": "vmd", ".json": "curves-json", ".csv": "curves-csv", ".tsv": "rhubarb-tsv",
     ".lab": "lab", ".textgrid": "textgrid", ".txt": "audacity",
 }
+
+
+#: The extension a file of each format gets when lipsync names it (``--manifest`` outputs).
+_NAMED_EXTENSIONS = {
+    "vmd": ".vmd", "rhubarb-json": ".json", "rhubarb-tsv": ".tsv", "curves-json": ".json",
+    "curves-csv": ".csv", "lab": ".lab", "textgrid": ".TextGrid", "audacity": ".txt",
+}
+
+
+def extension_for(format: str) -> str:
+    """The file extension an output of ``format`` is named with (``.TextGrid`` for textgrid)."""
+    try:
+        return _NAMED_EXTENSIONS[format]
+    except KeyError:
+        raise ValueRefused(f"export format {format!r} is not one of {', '.join(FORMATS)}") from None
 
 
 def format_for(path: str | Path) -> str:

@@ -2,6 +2,8 @@
 
 An ``ExportJob`` is a plain value (it crosses process boundaries in ``--batch``); ``run``
 reads its source, checks the names against the map, and writes the output atomically.
+``render`` makes the output's bytes without touching the output, from input bytes the caller
+read (a batch worker gets them from the submitting side and never reads or writes a file).
 Text is timed by Open JTalk's duration step alone (no waveform is made: the timeline is the
 same, at about 1/16 of the cost).
 """
@@ -11,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
 from lipsync.errors import ValueRefused
 from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS, export_bytes, format_for
 from lipsync.timeline import Timeline
 
-__all__ = ["ExportJob", "job_timeline", "run"]
+if TYPE_CHECKING:
+    from lipsync.maps.lipmap import LipMap
+
+__all__ = ["ExportJob", "job_timeline", "render", "run"]
 
 
 @dataclass(frozen=True)
@@ -49,56 +55,79 @@ class ExportJob:
         return self.format or format_for(self.output)
 
 
-def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
-    """The job's timeline (names as the source gives them) and its audio's length, if known."""
+def job_timeline(
+    job: ExportJob, *, audio: bytes | None = None, labels: bytes | None = None,
+    voice: str | Path | None = None,
+) -> tuple[Timeline, float | None]:
+    """The job's timeline (names as the source gives them) and its audio's length, if known.
+
+    ``audio`` and ``labels`` are the bytes of ``job.wav`` and ``job.labels`` when the caller
+    has read them (the paths then only name them); ``voice`` stands for ``job.voice``.
+    """
     given = [n for n in ("text", "labels", "sequence") if getattr(job, n) is not None]
     if len(given) != 1:
         raise ValueRefused("give exactly one of TEXT, --labels FILE or --sequence SEQ")
+    voice = voice if voice is not None else job.voice
     duration: float | None = None
     if job.wav is not None:
         from lipsync.sound import Audio
 
-        audio = Audio.load(job.wav)
-        duration = float(audio.duration)
+        sound = Audio.decode(audio, str(job.wav)) if audio is not None else Audio.load(job.wav)
+        duration = float(sound.duration)
         if job.text is not None:
             from lipsync.alignment.aligner import align
 
-            return align(audio, job.text), duration
+            return align(sound, job.text), duration
     if job.text is not None:
         from lipsync.speech.synthesis import durations
 
-        timeline = durations(job.text, voice=job.voice, speed=job.speed)
+        timeline = durations(job.text, voice=voice, speed=job.speed)
         return timeline, float(timeline.end)
     if job.labels is not None:
-        from lipsync.labels import read_labels
+        from lipsync.labels import decode_labels, read_labels
 
-        timeline = read_labels(job.labels, job.label_format, tier=job.tier, voice=job.voice, speed=job.speed)
+        if labels is not None:
+            timeline = decode_labels(labels, str(job.labels), job.label_format, tier=job.tier, voice=voice,
+                                     speed=job.speed)
+        else:
+            timeline = read_labels(job.labels, job.label_format, tier=job.tier, voice=voice, speed=job.speed)
         return timeline, duration
     assert job.sequence is not None
     return Timeline.from_sequence(job.sequence), duration
 
 
-def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path:
-    """Do ``job``: write its output atomically (never half a file) and return the path."""
+def render(
+    job: ExportJob, *, audio: bytes | None = None, labels: bytes | None = None, lipmap: LipMap | None = None,
+    voice: str | Path | None = None, on_warning: Callable[[str], None] | None = None,
+) -> bytes:
+    """The bytes ``job`` would write (nothing is written; ``job.output`` only names them).
+
+    ``audio``, ``labels`` and ``voice`` as for ``job_timeline``; ``lipmap`` stands for
+    ``job.map`` (or the format's default map) when given.
+    """
     from lipsync.maps.named import load_map
     from lipsync.maps.resolver import resolve
 
     fmt = job.target_format  # refuses an unknown extension before any work
-    timeline, duration = job_timeline(job)
+    timeline, duration = job_timeline(job, audio=audio, labels=labels, voice=voice)
     if fmt in LABEL_EXPORTS:
-        data = export_bytes(timeline, fmt)
-    else:
+        return export_bytes(timeline, fmt)
+    if lipmap is None:
         lipmap = load_map(job.map if job.map is not None else DEFAULT_MAPS.get(fmt))
-        timeline, warnings = resolve(timeline, lipmap, unknown=job.unknown)
-        for warning in warnings:
-            if on_warning is not None:
-                on_warning(warning)
-        try:
-            data = export_bytes(
-                timeline, fmt, lipmap, fps=job.fps, duration=duration,
-                sound_file=str(job.wav) if job.wav is not None else "", model=job.model,
-            )
-        except ValueRefused as exc:  # name the file it was for
-            raise ValueRefused(f"{job.output}: {exc}") from exc
-    write_atomic(job.output, data)
+    timeline, warnings = resolve(timeline, lipmap, unknown=job.unknown)
+    for warning in warnings:
+        if on_warning is not None:
+            on_warning(warning)
+    try:
+        return export_bytes(
+            timeline, fmt, lipmap, fps=job.fps, duration=duration,
+            sound_file=str(job.wav) if job.wav is not None else "", model=job.model,
+        )
+    except ValueRefused as exc:  # name the file it was for
+        raise ValueRefused(f"{job.output}: {exc}") from exc
+
+
+def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path:
+    """Do ``job``: write its output atomically (never half a file) and return the path."""
+    write_atomic(job.output, render(job, on_warning=on_warning))
     return job.output

@@ -1,0 +1,289 @@
+"""Running a batch: lines in, chunks out to a pool, outputs written here as results stream back.
+
+The submitting side (this module) reads each line's inputs once, digests them
+(``lipsync.export.ledger.fingerprint``), skips the line under ``modified_only`` if the ledger
+says its output was made from the same, and otherwise packs it into a chunk
+(``lipsync.export.work``). At most about two chunks per worker are in flight, so memory
+stays bounded however long the table: lines are read as the workers need them, results are
+written as they come and then dropped. Every output is written here, atomically, inside the
+root, then recorded in the ledger: workers never write (nor read) a file of the batch.
+
+A chunk lost with its worker is sent again; one lost twice (or given up by a cluster) is
+split into single lines, and a line lost twice on its own fails with the reason, so one
+line that crashes its worker cannot fail the others. Results made by another lipsync
+version than this one are refused (``ClusterError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import stat
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from lipsync._atomic import sweep_temporaries, write_atomic
+from lipsync._version import __version__
+from lipsync.errors import ClusterError, LipsyncError, ValueRefused
+from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS
+from lipsync.export.ledger import Ledger, digest, fingerprint
+from lipsync.export.lines import Line, inside
+from lipsync.export.pools import Done, Pool
+from lipsync.export.work import Chunk, Made, Task
+
+__all__ = ["LineResult", "Runner", "Tally"]
+
+#: Lines per chunk at most: enough that a task's overhead is small against its work (a line
+#: from text takes ~30 ms), few enough that a lost chunk costs little and the last ones even out.
+CHUNK_LINES = 16
+#: Input bytes per chunk at most (a cluster's scheduler warns about tasks of over 10 MB).
+CHUNK_BYTES = 4 << 20
+#: The largest input file a line may read (a voice line's recording is well under a MB).
+INPUT_LIMIT = 256 << 20
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """What became of a line: ``done`` (written), ``skipped`` (unchanged) or ``failed`` (why)."""
+
+    line: Line
+    status: str
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class Tally:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class _Item:
+    line: Line
+    made_from: str
+    task: Task
+
+
+@dataclass(frozen=True)
+class _Sent:
+    items: list[_Item]
+    attempts: int
+    generation: int
+
+
+class Runner:
+    """Runs lines on ``pool``, writing into ``root`` and recording in ``ledger``.
+
+    ``on_result`` hears every line once, as it ends. ``total`` (the lines to come, if known)
+    sizes the chunks so that a short batch still spreads over every worker.
+    """
+
+    def __init__(
+        self, root: Path, pool: Pool, ledger: Ledger, on_result: Callable[[LineResult], None], *,
+        modified_only: bool = False, total: int | None = None, chunk_lines: int = CHUNK_LINES,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.root, self.pool, self.ledger, self.on_result = root, pool, ledger, on_result
+        self.modified_only = modified_only
+        self.total, self.chunk_lines, self.chunk_bytes = total, chunk_lines, chunk_bytes
+        self.tally = Tally()
+        self._in_flight: dict[Future[Done], _Sent] = {}
+        self._files: dict[str, tuple[str, bytes] | str] = {}  # map or voice file -> (digest, bytes) or error
+        self._folders: set[Path] = set()
+        self._per_chunk: int | None = None
+
+    def run(self, lines: Iterable[Line]) -> Tally:
+        """Run every line; return the counts. On an exception, the pool's work is cancelled."""
+        finished = False
+        try:
+            batch: list[_Item] = []
+            size = 0
+            for line in lines:
+                item = self._prepare(line)
+                if item is None:
+                    continue
+                batch.append(item)
+                size += item.task.size
+                if len(batch) >= self._chunk_size() or size >= self.chunk_bytes:
+                    self._send(batch, 1)
+                    batch, size = [], 0
+                self._settle(block=False)
+            if batch:
+                self._send(batch, 1)
+            while self._in_flight:
+                self._settle(block=True)
+            finished = True
+        finally:
+            self.pool.close(cancel=not finished)
+        return self.tally
+
+    def _chunk_size(self) -> int:
+        if self._per_chunk is None:
+            spread = math.ceil(self.total / (4 * self.pool.slots)) if self.total else self.chunk_lines
+            self._per_chunk = max(1, min(self.chunk_lines, spread))
+        return self._per_chunk
+
+    def _prepare(self, line: Line) -> _Item | None:
+        """The line's chunk item, or None once its result is told (failed, or skipped)."""
+        if line.job is None:
+            self._tell(LineResult(line, "failed", line.error))
+            return None
+        job = line.job
+        try:
+            audio = _read(job.wav) if job.wav is not None else None
+            labels = _read(job.labels) if job.labels is not None else None
+            fmt = job.target_format
+            spec = None if fmt in LABEL_EXPORTS else (job.map or DEFAULT_MAPS.get(fmt) or "mmdagent")
+            map_file = self._file(spec) if spec is not None and not _named(spec) else None
+            voice = self._file(str(job.voice)) if job.voice is not None else None
+        except LipsyncError as exc:
+            self._tell(LineResult(line, "failed", str(exc)))
+            return None
+        made_from = fingerprint([
+            __version__, fmt, job.text, job.sequence, audio and digest(audio), labels and digest(labels),
+            str(job.wav) if fmt == "rhubarb-json" and job.wav is not None else None,
+            map_file[0] if map_file is not None else spec, job.fps, job.label_format, job.tier,
+            voice[0] if voice is not None else None, job.speed, job.unknown, job.model,
+        ])
+        if self.modified_only and self.ledger.unchanged(line.key, made_from):
+            self._tell(LineResult(line, "skipped"))
+            return None
+        shipped = dataclasses.replace(job, output=Path(line.key), map=None if map_file else spec, voice=None)
+        task = Task(shipped, audio, labels, map_file[0] if map_file is not None else None)
+        return _Item(line, made_from, task)
+
+    def _file(self, name: str) -> tuple[str, bytes]:
+        """A map or voice file's digest and bytes, read once per run."""
+        known = self._files.get(name)
+        if known is None:
+            try:
+                data = _read(Path(name))
+            except LipsyncError as exc:
+                known = str(exc)
+            else:
+                known = (digest(data), data)
+            self._files[name] = known
+        if isinstance(known, str):
+            raise ValueRefused(known)
+        return known
+
+    def _chunk(self, items: list[_Item]) -> Chunk:
+        maps: dict[str, tuple[str, bytes]] = {}
+        for item in items:
+            key = item.task.map_key
+            if key is not None and key not in maps:
+                name = item.line.job.map if item.line.job is not None else None
+                maps[key] = (str(name), self._file(str(name))[1])
+        job = items[0].line.job
+        voice = self._file(str(job.voice)) if job is not None and job.voice is not None else None
+        return Chunk(tuple(item.task for item in items), maps, voice)
+
+    def _send(self, items: list[_Item], attempts: int) -> None:
+        for _ in range(2):
+            generation = self.pool.generation
+            try:
+                future = self.pool.submit(self._chunk(items))
+            except BrokenExecutor as exc:  # the pool broke since the last chunk: renew it, once
+                self.pool.lost(exc, generation)
+                continue
+            self._in_flight[future] = _Sent(items, attempts, generation)
+            return
+        for item in items:
+            self._fail(item, "the worker pool could not be started again")
+
+    def _settle(self, *, block: bool) -> None:
+        while len(self._in_flight) >= 2 * max(1, self.pool.slots) or (block and self._in_flight):
+            done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+            self._collect(done)
+            block = False
+        if self._in_flight and not block:
+            done, _ = wait(list(self._in_flight), timeout=0, return_when=FIRST_COMPLETED)
+            self._collect(done)
+
+    def _collect(self, done: set[Future[Done]]) -> None:
+        for future in done:
+            sent = self._in_flight.pop(future)
+            try:
+                version, made = future.result()
+            except Exception as exc:  # lost with its worker (a line's own failure is in Made)
+                self._lost(sent, exc)
+                continue
+            if version != __version__:
+                raise ClusterError(f"a worker runs lipsync {version}, this side {__version__}: install "
+                                   "the same version everywhere (outputs would differ)")
+            for item, result in zip(sent.items, made, strict=True):
+                self._finish(item, result)
+
+    def _lost(self, sent: _Sent, exc: Exception) -> None:
+        gave_up = self.pool.lost(exc, sent.generation)
+        if not gave_up and sent.attempts < 2:
+            self._send(sent.items, sent.attempts + 1)
+        elif len(sent.items) > 1:
+            for item in sent.items:
+                self._send([item], 1)
+        else:
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            self._fail(sent.items[0], f"its worker died twice while exporting it ({type(exc).__name__}"
+                       + (f": {reason[:200]})" if reason else ")"))
+
+    def _finish(self, item: _Item, made: Made) -> None:
+        if made.data is None:
+            self._fail(item, made.error or "no output", made.warnings)
+            return
+        try:
+            self._write(item.line.key, made.data)
+        except LipsyncError as exc:
+            self._fail(item, str(exc), made.warnings)
+            return
+        self.ledger.record(item.line.key, item.made_from, len(made.data))
+        self._tell(LineResult(item.line, "done", None, made.warnings))
+
+    def _write(self, key: str, data: bytes) -> None:
+        target = inside(self.root, key)  # again: a folder may have been swapped for a symlink since
+        folder = target.parent
+        if folder not in self._folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ValueRefused(f"{folder}: cannot make the folder: {exc.strerror or exc}") from exc
+            sweep_temporaries(folder)  # once per folder, not once per file
+            self._folders.add(folder)
+        write_atomic(target, data, sweep=False)
+
+    def _fail(self, item: _Item, error: str, warnings: tuple[str, ...] = ()) -> None:
+        self._tell(LineResult(item.line, "failed", error, warnings))
+
+    def _tell(self, result: LineResult) -> None:
+        if result.status == "done":
+            self.tally.done += 1
+        elif result.status == "skipped":
+            self.tally.skipped += 1
+        else:
+            self.tally.failed += 1
+        self.on_result(result)
+
+
+def _named(spec: str) -> bool:
+    from lipsync.maps.named import MAP_NAMES
+
+    return spec in MAP_NAMES
+
+
+def _read(path: Path) -> bytes:
+    """A regular file's bytes (a FIFO would hang the run, a device fill its memory)."""
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueRefused(f"{path}: not a regular file")
+            if info.st_size > INPUT_LIMIT:
+                raise ValueRefused(f"{path}: {info.st_size >> 20} MB: a batch line reads at most "
+                                   f"{INPUT_LIMIT >> 20} MB (export it on its own)")
+            return handle.read()
+    except OSError as exc:
+        raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
