@@ -177,9 +177,10 @@ def _clash(
     for spelling in (target, _same_file_key(Path(os.path.realpath(line.job.output)))):
         if spelling in guarded:
             return f"output {line.key!r} would overwrite {guarded[spelling]}"
+    for given, what in zip(line.inputs, _input_kinds(line), strict=True):
+        if _same_file_key(given) == target:
+            return f"output {line.key!r} would overwrite its own {what}"
     reader = read_by.get(target)
     if reader is not None:
-        number, what = reader
-        whose = "its own" if number == line.number else f"line {number}'s"
-        return f"output {line.key!r} would overwrite {whose} {what}"
+        return f"output {line.key!r} would overwrite line {reader[0]}'s {reader[1]}"
     return None

@@ -74,11 +74,12 @@ class Columns:
             elif name in self.names:
                 shown = ", ".join(repr(cell.strip()) for cell in header)
                 raise SourceError(source, 1, 1, f"expected a column {wanted!r} for the {name}, found {shown}")
+        shown = ", ".join(repr(cell.strip()) for cell in header)
         if "id" not in found and "output" not in found:
-            raise SourceError(source, 1, 1, "expected an id column (or an output column) to name "
-                              "the outputs; --column id=NAME says which")
+            raise SourceError(source, 1, 1, f"expected an id column (or an output column) to name the "
+                              f"outputs, found {shown}; --column id=NAME says which")
         if not {"text", "audio", "labels"} & set(found):
-            raise SourceError(source, 1, 1, "expected a text, audio or labels column")
+            raise SourceError(source, 1, 1, f"expected a text, audio or labels column, found {shown}")
         return found
 
 
@@ -104,7 +105,7 @@ def read_manifest(
     if header[0] != 1:
         raise SourceError(source, header[0], 1, "expected the header row on line 1")
     index = columns.locate(header[1], source)
-    if "output" not in index and template.format is None:
+    if "output" not in index and template.format is None:  # every line would need it
         raise ValueRefused(f"{path}: outputs are named from the ids: give --to-format (or an output column)")
     width = len(header[1])
     unmapped: Counter[str] = Counter()
@@ -150,7 +151,10 @@ def _job(
             raise ValueRefused("no id (it names the output)")
         if "/" in ident or "\\" in ident:
             raise ValueRefused(f"id {ident!r} has a '/' or '\\': an id names one file in --out-dir")
-        assert template.format is not None
+        if ident.startswith("."):
+            raise ValueRefused(f"id {ident!r} starts with '.': it would name a hidden file")
+        if template.format is None:
+            raise ValueRefused("no output, and no --to-format to name one from the id")
         key = output_key(ident + extension_for(template.format), where=_WHERE)
     text, audio, labels = got.get("text") or None, got.get("audio"), got.get("labels")
     options: dict[str, object] = {"output": inside(out_dir, key), "text": None}

@@ -13,6 +13,9 @@ Pools start their workers on the first chunk, not before: a run with nothing to 
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Protocol
 
@@ -83,7 +86,8 @@ class ProcessPool:
             from concurrent.futures import ProcessPoolExecutor
 
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=self.slots, mp_context=context)
+            self._executor = ProcessPoolExecutor(max_workers=self.slots, mp_context=context,
+                                                 initializer=_watch_parent, initargs=(os.getpid(),))
         return self._executor.submit(work_chunk, chunk)
 
     def lost(self, exc: BaseException, generation: int) -> bool:
@@ -96,3 +100,21 @@ class ProcessPool:
         if self._executor is not None:
             self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
             self._executor = None
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit when the submitting process is gone (``kill -9``), not wait forever.
+
+    A pool's worker holds both ends of its task queue, so its parent's death never reaches
+    it as an end of file: it would sleep on as an orphan, holding the parent's stdout.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lipsync-parent-watch", daemon=True).start()
+
+
+_PARENT_CHECK = 0.5  # seconds between two looks at the parent
