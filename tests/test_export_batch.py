@@ -4,6 +4,7 @@ every output inside the list's folder, one line per output, the list never overw
 from __future__ import annotations
 
 import json
+import os
 
 from test_export import read_vmd
 
@@ -127,3 +128,39 @@ def test_batch_never_overwrites_the_list_the_ledger_or_an_input(capsys, tmp_path
     assert listing.read_text() == text and (tmp_path / "take.lab").read_text() == LATE_LAB
     assert (tmp_path / "second.lab").read_text() == LATE_LAB
     assert (tmp_path / "out.lab").read_text().split()[-1] == "sil"
+
+
+POISON = "sil,100,u,100"
+
+
+def crash_on_poison(chunk):
+    """A worker's work that dies (as a native crash would) on one line."""
+    from lipsync.export.work import work_chunk
+
+    if any(task.job.sequence == POISON for task in chunk.tasks):
+        os._exit(3)
+    return work_chunk(chunk)
+
+
+def test_a_line_that_kills_its_worker_fails_alone(tmp_path):
+    from lipsync.export.batch import read_batch
+    from lipsync.export.job import ExportJob
+    from lipsync.export.ledger import Ledger
+    from lipsync.export.pools import ProcessPool
+    from lipsync.export.runner import Runner
+
+    listing = tmp_path / "lines.tsv"
+    rows = [f"sequence\t{POISON if i == 5 else 'sil,100,a,100'}\t-\tout{i}.csv" for i in range(12)]
+    listing.write_text("\n".join(rows) + "\n")
+    plan = read_batch(listing, ExportJob(output=tmp_path))
+    results = []
+    with Ledger(tmp_path) as ledger:
+        tally = Runner(tmp_path, ProcessPool(2, crash_on_poison), ledger, results.append, total=plan.total,
+                       chunk_lines=4).run(plan.lines())
+    assert (tally.done, tally.failed) == (11, 1)
+    [failed] = [r for r in results if r.status == "failed"]
+    assert failed.line.number == 6
+    assert failed.error == "its worker process died while exporting it, alone (BrokenProcessPool: A " \
+        "process in the process pool was terminated abruptly while the future was running or pending.)"
+    written = sorted(p.name for p in tmp_path.glob("out*.csv"))
+    assert written == sorted(f"out{i}.csv" for i in range(12) if i != 5)

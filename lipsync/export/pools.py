@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Protocol
 
@@ -73,11 +74,15 @@ class InlinePool:
 
 
 class ProcessPool:
-    """``jobs`` local processes (spawned: a fresh interpreter each, no forked locks)."""
+    """``jobs`` local processes (spawned: a fresh interpreter each, no forked locks).
 
-    def __init__(self, jobs: int) -> None:
+    ``work`` is what runs a chunk in them (``work_chunk``; tests give one that crashes).
+    """
+
+    def __init__(self, jobs: int, work: Callable[[Chunk], Done] = work_chunk) -> None:
         self.slots = jobs
         self.generation = 0
+        self.work = work
         self._executor: Executor | None = None
 
     def submit(self, chunk: Chunk) -> Future[Done]:
@@ -88,7 +93,7 @@ class ProcessPool:
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(max_workers=self.slots, mp_context=context,
                                                  initializer=_watch_parent, initargs=(os.getpid(),))
-        return self._executor.submit(work_chunk, chunk)
+        return self._executor.submit(self.work, chunk)
 
     def lost(self, exc: BaseException, generation: int) -> bool:
         if isinstance(exc, BrokenExecutor) and generation == self.generation:

@@ -9,8 +9,9 @@ written as they come and then dropped. Every output is written here, atomically,
 root, then recorded in the ledger: workers never write (nor read) a file of the batch.
 
 A chunk lost with its worker is sent again; one lost twice (or given up by a cluster) is
-split into single lines, and a line lost twice on its own fails with the reason, so one
-line that crashes its worker cannot fail the others. Results made by another lipsync
+split into single lines, and a line lost twice on its own fails with the reason. When a
+local process dies, its pool takes every chunk in it down: those lines then run one at a
+time, so the line that kills its process is found and fails alone. Results made by another lipsync
 version than this one are refused (``ClusterError``).
 """
 
@@ -74,6 +75,7 @@ class _Sent:
     items: list[_Item]
     attempts: int
     generation: int
+    alone: bool = False  # the only chunk in the pool: if the pool breaks, this line broke it
 
 
 class Runner:
@@ -95,6 +97,7 @@ class Runner:
         self._in_flight: dict[Future[Done], _Sent] = {}
         self._files: dict[str, tuple[str, bytes] | str] = {}  # map or voice file -> (digest, bytes) or error
         self._folders: set[Path] = set()
+        self._suspects: list[_Item] = []
         self._per_chunk: int | None = None
 
     def run(self, lines: Iterable[Line]) -> Tally:
@@ -112,11 +115,10 @@ class Runner:
                 if len(batch) >= self._chunk_size() or size >= self.chunk_bytes:
                     self._send(batch, 1)
                     batch, size = [], 0
-                self._settle(block=False)
+                self._settle()
             if batch:
                 self._send(batch, 1)
-            while self._in_flight:
-                self._settle(block=True)
+            self._settle(drain=True)
             finished = True
         finally:
             self.pool.close(cancel=not finished)
@@ -183,7 +185,7 @@ class Runner:
         voice = self._file(str(job.voice)) if job is not None and job.voice is not None else None
         return Chunk(tuple(item.task for item in items), maps, voice)
 
-    def _send(self, items: list[_Item], attempts: int) -> None:
+    def _send(self, items: list[_Item], attempts: int, *, alone: bool = False) -> None:
         for _ in range(2):
             generation = self.pool.generation
             try:
@@ -191,19 +193,41 @@ class Runner:
             except BrokenExecutor as exc:  # the pool broke since the last chunk: renew it, once
                 self.pool.lost(exc, generation)
                 continue
-            self._in_flight[future] = _Sent(items, attempts, generation)
+            self._in_flight[future] = _Sent(items, attempts, generation, alone)
             return
         for item in items:
             self._fail(item, "the worker pool could not be started again")
 
-    def _settle(self, *, block: bool) -> None:
-        while len(self._in_flight) >= 2 * max(1, self.pool.slots) or (block and self._in_flight):
+    def _settle(self, *, drain: bool = False) -> None:
+        """Take in finished chunks; wait while the window is full (with ``drain``: until all are in)."""
+        while True:
+            if self._suspects:
+                self._quarantine()
+            full = len(self._in_flight) >= 2 * max(1, self.pool.slots)
+            if not self._in_flight or not (full or drain):
+                break
             done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
             self._collect(done)
-            block = False
-        if self._in_flight and not block:
+        if self._in_flight:
             done, _ = wait(list(self._in_flight), timeout=0, return_when=FIRST_COMPLETED)
             self._collect(done)
+            if self._suspects:
+                self._quarantine()
+
+    def _quarantine(self) -> None:
+        """Lines that were in a local pool when one of its processes died: which one killed it?
+
+        Once nothing else runs, each goes alone: a line that kills its process again fails,
+        the others are written. (A cluster's scheduler tells whose task it was: no need there.)
+        """
+        while self._in_flight:
+            done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+            self._collect(done)
+        while self._suspects:
+            self._send([self._suspects.pop(0)], 2, alone=True)
+            while self._in_flight:
+                done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+                self._collect(done)
 
     def _collect(self, done: set[Future[Done]]) -> None:
         for future in done:
@@ -221,15 +245,20 @@ class Runner:
 
     def _lost(self, sent: _Sent, exc: Exception) -> None:
         gave_up = self.pool.lost(exc, sent.generation)
-        if not gave_up and sent.attempts < 2:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+        why = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+        if isinstance(exc, BrokenExecutor):  # a local process died: every chunk in the pool with it
+            if sent.alone:
+                self._fail(sent.items[0], f"its worker process died while exporting it, alone ({why})")
+            else:
+                self._suspects.extend(sent.items)
+        elif not gave_up and sent.attempts < 2:
             self._send(sent.items, sent.attempts + 1)
         elif len(sent.items) > 1:
             for item in sent.items:
                 self._send([item], 1)
         else:
-            reason = str(exc).splitlines()[0] if str(exc) else ""
-            self._fail(sent.items[0], f"its worker died twice while exporting it ({type(exc).__name__}"
-                       + (f": {reason[:200]})" if reason else ")"))
+            self._fail(sent.items[0], f"its worker was lost twice while exporting it ({why})")
 
     def _finish(self, item: _Item, made: Made) -> None:
         if made.data is None:
