@@ -224,3 +224,17 @@ def test_dask_loads_only_for_a_cluster_run():
             "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_run_with_nothing_to_do_does_not_reach_for_the_cluster(capsys, tmp_path, monkeypatch):
+    table = tmp_path / "lines.csv"
+    table.write_text("id,text\na,はい\nb,いいえ\n")
+    args = ["export", "--manifest", str(table), "--out-dir", str(tmp_path / "out"), "--to-format", "vmd"]
+    assert main([*args, "-j", "1"]) == 0
+
+    def connect(self) -> None:
+        raise AssertionError(f"connected to {self.address}")
+
+    monkeypatch.setattr("lipsync.export.cluster.DaskPool.connect", connect)
+    assert main([*args, "--cluster", "tcp://127.0.0.1:8786", "--modified-only"]) == 0
+    assert "0 done, 2 skipped, 0 failed" in capsys.readouterr().out

@@ -203,8 +203,9 @@ class Runner:
         while True:
             if self._suspects:
                 self._quarantine()
-            full = len(self._in_flight) >= 2 * max(1, self.pool.slots)
-            if not self._in_flight or not (full or drain):
+            if not self._in_flight:
+                return  # (and a cluster is not even asked how big it is: nothing may need it)
+            if not drain and len(self._in_flight) < 2 * max(1, self.pool.slots):
                 break
             done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
             self._collect(done)
