@@ -126,18 +126,21 @@ def plan(read: Callable[[], Iterator[Line]], root: Path, protected: dict[Path, s
     """Check every line of ``read()`` against the others (see the module docstring).
 
     ``protected`` names files no output may replace (the list itself: ``"the list itself"``).
-    ``read`` is called twice. Between the passes only a number per output and per input is
-    held (a 64-bit hash of its name: two names of 100 000 meet by chance once in 10^9 runs),
-    about 100 bytes a line.
+    ``read`` is called twice. Between the passes only a number per output and per input
+    inside the root is held (a 64-bit hash of its name: two names of 100 000 meet by chance
+    once in 10^9 runs), about 100 bytes each.
     """
     owners: dict[int, int] = {}  # output -> the first line writing it
     shared: dict[int, list[int]] = {}  # output -> every line writing it, when more than one
-    read_by: dict[int, int] = {}  # input -> a line reading it, times 2, + 1 for labels
+    read_by: dict[int, int] = {}  # input under the root -> a line reading it, times 2, + 1 for labels
+    under = os.path.join(_same_file_key(root), "")
     total = 0
     for line in read():
         total += 1
         for given, what in zip(line.inputs, _input_kinds(line), strict=True):
-            read_by.setdefault(hash(_same_file_key(given)), 2 * line.number + (what == "labels"))
+            name = _same_file_key(given)
+            if name.startswith(under):  # only there can an output be written over it
+                read_by.setdefault(hash(name), 2 * line.number + (what == "labels"))
         if not line.key:
             continue
         folded = hash(unicodedata.normalize("NFC", line.key).casefold())
