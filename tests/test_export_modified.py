@@ -71,10 +71,16 @@ def test_modified_only_redoes_exactly_what_changed(capsys, tmp_path, monkeypatch
     (out / "t0.json").unlink()
     (out / "t1.json").write_text("{}")
     assert run("--modified-only", "--fps", "30") == (2, 8, 0)
+    # Another voice times the text lines and the labels line, not the aligned recording.
+    voice = ROOT / "tests" / "fixtures" / "reference" / "voices" / "mei_happy.htsvoice"
+    before = (out / "t2.json").read_bytes()
+    assert run("--modified-only", "--fps", "30", "--voice", str(voice)) == (9, 1, 0)
+    assert (out / "t2.json").read_bytes() != before
+    assert run("--modified-only", "--fps", "30", "--voice", str(voice)) == (0, 10, 0)
     # Another lipsync version made them: every line again.
     monkeypatch.setattr("lipsync.export.runner.__version__", "99.0")
     monkeypatch.setattr("lipsync.export.work.__version__", "99.0")
-    assert run("--modified-only", "--fps", "30") == (10, 0, 0)
+    assert run("--modified-only", "--fps", "30", "--voice", str(voice)) == (10, 0, 0)
 
 
 def test_without_modified_only_every_line_is_redone_and_recorded(capsys, tmp_path):

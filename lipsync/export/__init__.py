@@ -10,6 +10,12 @@ One small writer per format, chosen by name (``FORMATS``) or by the output's ext
 
 Every format keeps the timeline's start: speech whose first phoneme is at 0.5 s is
 written from 0.5 s on.
+
+Many exports at once (``lipsync export --batch`` / ``--manifest``): ``batch`` and ``manifest``
+read the two table formats (``tables`` their lines) into ``lines.Line`` values, checked so that
+every output stays inside its folder; ``runner`` sends them in chunks to a pool (``pools``:
+this process or local processes; ``cluster``: Dask) where ``work`` makes each output's bytes,
+writes them, and records them in the ``ledger`` that ``--modified-only`` reads.
 """
 
 from __future__ import annotations

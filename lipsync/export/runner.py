@@ -146,11 +146,14 @@ class Runner:
         except LipsyncError as exc:
             self._tell(LineResult(line, "failed", str(exc)))
             return None
+        timed_by_voice = job.labels is not None or (job.text is not None and job.wav is None)
         made_from = fingerprint([
             __version__, fmt, job.text, job.sequence, audio and digest(audio), labels and digest(labels),
             str(job.wav) if fmt == "rhubarb-json" and job.wav is not None else None,
             map_file[0] if map_file is not None else spec, job.fps, job.label_format, job.tier,
-            voice[0] if voice is not None else None, job.speed, job.unknown, job.model,
+            # The voice and speed time text (and untimed labels); an aligned recording has its own.
+            (voice[0] if voice is not None else None, job.speed) if timed_by_voice else None,
+            job.unknown, job.model,
         ])
         if self.modified_only and self.ledger.unchanged(line.key, made_from):
             self._tell(LineResult(line, "skipped"))

@@ -3,8 +3,8 @@
 A ``Chunk`` carries everything its lines read (audio and label bytes, lip map files, the
 voice), so a worker needs no disk shared with the submitting side, and ``work_chunk``
 returns the bytes to write: the submitting side writes every output (and the ledger). Its
-only file is a copy of a ``--voice`` in the worker's temporary folder, since the HTS engine
-loads voices from a path.
+only file is a copy of a ``--voice`` in a temporary folder (one per voice, kept for the next
+run), since the HTS engine loads voices from a path.
 
 A line's failure is its own (``Made.error``); ``work_chunk`` itself raises only if the
 worker is broken, and its lipsync version comes back with the results, so a submitting side
@@ -14,6 +14,7 @@ can refuse outputs made by another version.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lipsync._atomic import write_atomic
 from lipsync._version import __version__
 from lipsync.errors import LipsyncError
 from lipsync.export.job import ExportJob, render
@@ -111,14 +113,36 @@ def _lipmap(key: str, source: str, data: bytes) -> LipMap:
 
 
 def _voice(key: str, data: bytes) -> Path:
-    """The voice as a file of this process's own (the HTS engine reads voices from a path)."""
+    """The voice as a file (the HTS engine reads voices from a path), kept once per voice.
+
+    A folder of this user's own in the temporary folder holds each voice by its digest, so
+    runs and worker processes share one copy and none is left behind per run.
+    """
+    from lipsync.export.ledger import digest
+
     with _lock:
         path = _voices.get(key)
         if path is None:
-            folder = Path(tempfile.mkdtemp(prefix="lipsync-voice-"))
+            folder = _voice_folder()
             path = folder / f"{key}.htsvoice"
-            with open(path, "wb") as handle:
-                handle.write(data)
-            os.chmod(path, 0o600)
+            try:
+                fresh = digest(path.read_bytes()) != key
+            except OSError:
+                fresh = True
+            if fresh:
+                write_atomic(path, data)
             _voices[key] = path
     return path
+
+
+def _voice_folder() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folder = Path(tempfile.gettempdir()) / f"lipsync-voices-{uid if uid is not None else 'user'}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+        if stat.S_ISDIR(info.st_mode) and (uid is None or info.st_uid == uid):
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix="lipsync-voice-"))  # someone else's: one of our own
