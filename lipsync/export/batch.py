@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lipsync.errors import LipsyncError, ValueRefused
 from lipsync.export.job import ExportJob
-from lipsync.export.lines import Line, Plan, inside, output_key, plan
+from lipsync.export.lines import Line, Plan, Root, output_key, plan
 from lipsync.export.tables import check_table, text_lines
 
 __all__ = ["KINDS", "read_batch"]
@@ -39,7 +39,7 @@ def _field(value: str) -> str | None:
     return None if value in ("", "-") else value
 
 
-def _row(fields: list[str], folder: Path, template: ExportJob) -> tuple[str, ExportJob]:
+def _row(fields: list[str], root: Root, template: ExportJob) -> tuple[str, ExportJob]:
     if len(fields) != 4:
         raise ValueRefused(f"expected 4 tab-separated columns (KIND INPUT TEXT OUTPUT), found {len(fields)}")
     kind, given, text, output = (_field(f) for f in fields)
@@ -54,7 +54,8 @@ def _row(fields: list[str], folder: Path, template: ExportJob) -> tuple[str, Exp
     if needs_text and text is None:
         raise ValueRefused(f"a {kind} row needs its text in column 3")
     key = output_key(output, where=_WHERE)
-    fields_of: dict[str, object] = {"output": inside(folder, key), "text": text if needs_text else None}
+    folder = root.path
+    fields_of: dict[str, object] = {"output": root.place(key), "text": text if needs_text else None}
     if kind == "labels":
         fields_of["labels"] = folder / str(given)
     elif kind == "audio":
@@ -73,7 +74,7 @@ def read_batch(path: Path, template: ExportJob) -> Plan:
     any line is handed out.
     """
     check_table(path)
-    folder = path.parent
+    root = Root(path.parent)
 
     def read() -> Iterator[Line]:
         for number, raw in text_lines(path):
@@ -83,13 +84,13 @@ def read_batch(path: Path, template: ExportJob) -> Plan:
             fields = line.split("\t")
             name = fields[3].strip() if len(fields) == 4 else ""
             try:
-                key, job = _row(fields, folder, template)
+                key, job = _row(fields, root, template)
             except LipsyncError as exc:
                 yield Line(number, name, "", None, str(exc))
                 continue
             yield Line(number, name, key, job)
 
-    checked = plan(read, folder, {path: "the list itself"})
+    checked = plan(read, root, {path: "the list itself"})
     if checked.total == 0:
         raise ValueRefused(f"{path}: no rows (expected lines of KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT)")
     return checked

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from lipsync.errors import ValueRefused
 from lipsync.export.job import ExportJob
 
-__all__ = ["LEDGER_NAME", "Line", "Plan", "inside", "output_key", "plan"]
+__all__ = ["LEDGER_NAME", "Line", "Plan", "Root", "inside", "output_key", "plan"]
 
 #: The ledger's file name in the root (``lipsync.export.ledger``).
 LEDGER_NAME = ".lipsync-ledger"
@@ -97,19 +97,44 @@ def output_key(written: str, *, where: str) -> str:
     return "/".join(parts)
 
 
+class Root:
+    """The folder outputs go into, for one run: it places keys and names files one way.
+
+    The real path of each folder a line names is looked up once (a run of 100 000 lines
+    names a few folders); ``inside`` is the uncached form, for the moment of writing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cwd = os.getcwd()
+        self.real = os.path.realpath(path)
+        self._real_folders: dict[str, str] = {}
+
+    def real_of(self, target: Path) -> str:
+        """Where ``target`` really is: its folder's real path (remembered), then its own link."""
+        folder, name = os.path.split(os.path.join(self._cwd, target))
+        real_folder = self._real_folders.get(folder)
+        if real_folder is None:
+            real_folder = self._real_folders[folder] = os.path.realpath(folder)
+        real = os.path.join(real_folder, name)
+        return os.path.realpath(real) if os.path.islink(real) else real
+
+    def place(self, key: str) -> Path:
+        """``root / key``, refused if a symlink on the way leads it out of the root."""
+        target = self.path / key
+        real = self.real_of(target)
+        if os.path.commonpath([self.real, real]) != self.real:
+            raise ValueRefused(f"output {key!r} leads out of {self.path} (through a symlink, to {real})")
+        return target
+
+    def file_key(self, path: Path | str) -> str:
+        """One spelling per file on any system: absolute, normalised, case- and NFC-folded."""
+        return unicodedata.normalize("NFC", os.path.normpath(os.path.join(self._cwd, path))).casefold()
+
+
 def inside(root: Path, key: str) -> Path:
-    """``root / key``, refused if a symlink on the way leads it out of ``root``."""
-    target = root / key
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(target)
-    if os.path.commonpath([real_root, real]) != real_root:
-        raise ValueRefused(f"output {key!r} leads out of {root} (through a symlink, to {real})")
-    return target
-
-
-def _same_file_key(path: Path) -> str:
-    """One spelling per file on any system: absolute, normalised, case- and NFC-folded."""
-    return unicodedata.normalize("NFC", os.path.normpath(os.path.abspath(path))).casefold()
+    """``root / key``, refused if a symlink on the way leads it out of ``root`` (looked up now)."""
+    return Root(root).place(key)
 
 
 @dataclass(frozen=True)
@@ -122,7 +147,7 @@ class Plan:
     notes: tuple[str, ...] = ()
 
 
-def plan(read: Callable[[], Iterator[Line]], root: Path, protected: dict[Path, str]) -> Plan:
+def plan(read: Callable[[], Iterator[Line]], root: Root, protected: dict[Path, str]) -> Plan:
     """Check every line of ``read()`` against the others (see the module docstring).
 
     ``protected`` names files no output may replace (the list itself: ``"the list itself"``).
@@ -133,12 +158,12 @@ def plan(read: Callable[[], Iterator[Line]], root: Path, protected: dict[Path, s
     owners: dict[int, int] = {}  # output -> the first line writing it
     shared: dict[int, list[int]] = {}  # output -> every line writing it, when more than one
     read_by: dict[int, int] = {}  # input under the root -> a line reading it, times 2, + 1 for labels
-    under = os.path.join(_same_file_key(root), "")
+    under = os.path.join(root.file_key(root.path), "")
     total = 0
     for line in read():
         total += 1
         for given, what in zip(line.inputs, _input_kinds(line), strict=True):
-            name = _same_file_key(given)
+            name = root.file_key(given)
             if name.startswith(under):  # only there can an output be written over it
                 read_by.setdefault(hash(name), 2 * line.number + (what == "labels"))
         if not line.key:
@@ -148,16 +173,16 @@ def plan(read: Callable[[], Iterator[Line]], root: Path, protected: dict[Path, s
         if first != line.number:
             shared.setdefault(folded, [first]).append(line.number)
     del owners
-    guarded = {_same_file_key(path): what for path, what in protected.items()}
-    guarded.update({_same_file_key(Path(os.path.realpath(p))): what for p, what in protected.items()})
-    guarded[_same_file_key(root / LEDGER_NAME)] = "the ledger"
+    guarded = {root.file_key(path): what for path, what in protected.items()}
+    guarded.update({root.file_key(os.path.realpath(p)): what for p, what in protected.items()})
+    guarded[root.file_key(root.path / LEDGER_NAME)] = "the ledger"
 
     def lines() -> Iterator[Line]:
         for line in read():
             if line.job is None:
                 yield line
                 continue
-            fault = _clash(line, shared, read_by, guarded)
+            fault = _clash(line, root, shared, read_by, guarded)
             yield line if fault is None else line.failed(fault)
 
     return Plan(total, lines)
@@ -171,7 +196,7 @@ def _input_kinds(line: Line) -> list[str]:
 
 
 def _clash(
-    line: Line, shared: dict[int, list[int]], read_by: dict[int, int], guarded: dict[str, str]
+    line: Line, root: Root, shared: dict[int, list[int]], read_by: dict[int, int], guarded: dict[str, str]
 ) -> str | None:
     assert line.job is not None
     numbers = shared.get(hash(unicodedata.normalize("NFC", line.key).casefold()))
@@ -179,12 +204,12 @@ def _clash(
         others = ", ".join(str(n) for n in numbers if n != line.number)
         return (f"output {line.key!r} is also written by line {others}: each line needs its own "
                 "output (none of them written)")
-    target = _same_file_key(line.job.output)
-    for spelling in (target, _same_file_key(Path(os.path.realpath(line.job.output)))):
+    target = root.file_key(line.job.output)
+    for spelling in (target, root.file_key(root.real_of(line.job.output))):
         if spelling in guarded:
             return f"output {line.key!r} would overwrite {guarded[spelling]}"
     for given, what in zip(line.inputs, _input_kinds(line), strict=True):
-        if _same_file_key(given) == target:
+        if root.file_key(given) == target:
             return f"output {line.key!r} would overwrite its own {what}"
     reader = read_by.get(hash(target))
     if reader is not None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from lipsync.errors import LipsyncError, SourceError, ValueRefused
 from lipsync.export import extension_for
 from lipsync.export.job import ExportJob
-from lipsync.export.lines import Line, Plan, inside, output_key, plan
+from lipsync.export.lines import Line, Plan, Root, output_key, plan
 from lipsync.export.tables import check_table, delimiter_for, records, text_lines
 
 __all__ = ["FIELDS", "Columns", "read_manifest"]
@@ -108,6 +108,7 @@ def read_manifest(
     if "output" not in index and template.format is None:  # every line would need it
         raise ValueRefused(f"{path}: outputs are named from the ids: give --to-format (or an output column)")
     width = len(header[1])
+    root = Root(out_dir)
     unmapped: Counter[str] = Counter()
 
     def read() -> Iterator[Line]:
@@ -120,7 +121,7 @@ def read_manifest(
             try:
                 if any(cell.strip() for cell in cells[width:]):
                     raise ValueRefused(f"{len(cells)} cells, the header has {width}")
-                key, job = _job(got, path.parent, out_dir, template, maps)
+                key, job = _job(got, path.parent, root, template, maps)
             except LipsyncError as exc:
                 yield Line(number, name, "", None, str(exc))
                 continue
@@ -128,7 +129,7 @@ def read_manifest(
                 unmapped[got.get("character", "")] += 1
             yield Line(number, name, key, job)
 
-    checked = plan(read, out_dir, {path: "the manifest itself"})
+    checked = plan(read, root, {path: "the manifest itself"})
     if checked.total == 0:
         raise ValueRefused(f"{path}: no rows after the header")
     if not unmapped:
@@ -140,7 +141,7 @@ def read_manifest(
 
 
 def _job(
-    got: dict[str, str], folder: Path, out_dir: Path, template: ExportJob, maps: dict[str, str]
+    got: dict[str, str], folder: Path, root: Root, template: ExportJob, maps: dict[str, str]
 ) -> tuple[str, ExportJob]:
     written = got.get("output", "")
     if written:
@@ -157,7 +158,7 @@ def _job(
             raise ValueRefused("no output, and no --to-format to name one from the id")
         key = output_key(ident + extension_for(template.format), where=_WHERE)
     text, audio, labels = got.get("text") or None, got.get("audio"), got.get("labels")
-    options: dict[str, object] = {"output": inside(out_dir, key), "text": None}
+    options: dict[str, object] = {"output": root.place(key), "text": None}
     if labels:
         options["labels"] = folder / labels
         if audio:
