@@ -164,3 +164,15 @@ def test_a_line_that_kills_its_worker_fails_alone(tmp_path):
         "process in the process pool was terminated abruptly while the future was running or pending.)"
     written = sorted(p.name for p in tmp_path.glob("out*.csv"))
     assert written == sorted(f"out{i}.csv" for i in range(12) if i != 5)
+
+
+def test_a_list_is_read_a_line_at_a_time_and_a_huge_line_refused(capsys, tmp_path):
+    listing = tmp_path / "lines.tsv"
+    listing.write_text("sequence\tsil,100,a,100\t-\ta.csv\n" + "#" * (2 << 20) + "\n")
+    assert main(["export", "--batch", str(listing), "-j", "1"]) == 2
+    assert capsys.readouterr().err == f"lipsync: {listing}:2:1: expected lines of at most 1048576 bytes\n"
+    assert not (tmp_path / "a.csv").exists()  # refused whole, before any work
+    fifo = tmp_path / "fifo.tsv"
+    os.mkfifo(fifo)
+    assert main(["export", "--batch", str(fifo)]) == 2  # never opened: it would block
+    assert "not a regular file" in capsys.readouterr().err
