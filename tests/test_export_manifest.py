@@ -135,3 +135,24 @@ def test_json_gives_a_record_per_line_and_a_summary_on_stdout(capsys, tmp_path):
     assert (summary["done"], summary["skipped"], summary["failed"]) == (2, 0, 1)
     assert summary["lines"] == 3 and summary["seconds"] >= 0 and summary["interrupted"] is False
     assert f"{table}:3: nothing to export" in captured.err  # failures still on stderr too
+
+
+def test_progress_shows_on_a_terminal_and_the_json_log_stays_clean(tmp_path, monkeypatch):
+    import contextlib
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    table = tmp_path / "lines.csv"
+    table.write_text("id,text\na,はい\nb,\nc,いいえ\n")
+    screen, log = Terminal(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", screen)
+    with contextlib.redirect_stdout(log):
+        assert main(["export", "--manifest", str(table), "--out-dir", str(tmp_path / "out"),
+                     "--to-format", "vmd", "--json", "-j", "1"]) == 2
+    drawn = screen.getvalue()
+    assert "\rlipsync: export 3/3 lines, 1 failed" in drawn and drawn.endswith("\r")
+    assert f"\n{table}:3: nothing to export" in "\n" + drawn.replace("\r", "\n")
+    assert all(json.loads(line) for line in log.getvalue().splitlines())  # nothing but JSON on stdout
