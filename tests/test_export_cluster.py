@@ -98,9 +98,10 @@ def test_every_line_comes_out_once_though_a_worker_dies(cluster, capsys, tmp_pat
     written = ledger.read_text().splitlines()[1:]  # one ledger line per output written
     assert sorted(line.split("\t")[0] for line in written) == [f"line{i:03d}.vmd" for i in range(LINES)]
     assert len([p for p in out.iterdir() if p.suffix == ".vmd"]) == LINES
-    # The dead worker's chunk (and any the scheduler had queued on it) ran again; nothing else.
+    # What the dead worker held ran again: the chunk it ran, one the scheduler had queued on it
+    # (one thread: two at most), a result not yet fetched from it. Not the other ~17.
     again = sum(n - 1 for n in starts.starts.values())
-    assert 1 <= again <= 3 and len(starts.starts) >= LINES // 16
+    assert 1 <= again <= 4 and len(starts.starts) >= LINES // 16
 
     _table(tmp_path, changed={7, 150, 299})
     assert main([*args, "--modified-only"]) == 0

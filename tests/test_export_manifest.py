@@ -156,3 +156,19 @@ def test_progress_shows_on_a_terminal_and_the_json_log_stays_clean(tmp_path, mon
     assert "\rlipsync: export 3/3 lines, 1 failed" in drawn and drawn.endswith("\r")
     assert f"\n{table}:3: nothing to export" in "\n" + drawn.replace("\r", "\n")
     assert all(json.loads(line) for line in log.getvalue().splitlines())  # nothing but JSON on stdout
+
+
+def test_an_empty_missing_or_odd_input_fails_its_line_alone(capsys, tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "folder.lab").mkdir()
+    table = tmp_path / "lines.csv"
+    table.write_text("id,text,audio,labels\na,はい,empty.wav,\nb,はい,none.wav,\nc,,,folder.lab\nd,はい,,\n")
+    out = tmp_path / "out"
+    args = ["export", "--manifest", str(table), "--out-dir", str(out), "--to-format", "vmd", "-j", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{table}:2: {tmp_path / 'empty.wav'}: empty file: expected WAV, FLAC, MP3 or Ogg "
+                   "Vorbis audio",
+                   f"{table}:3: {tmp_path / 'none.wav'}: cannot read: No such file or directory",
+                   f"{table}:4: {tmp_path / 'folder.lab'}: cannot read: Is a directory"]
+    assert sorted(p.name for p in out.iterdir()) == [".lipsync-ledger", "d.vmd"]

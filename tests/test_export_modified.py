@@ -110,7 +110,7 @@ def _wait_for_entries(root, count, process):
 
 def test_an_interrupted_or_killed_batch_resumes_where_it_stopped(capsys, tmp_path):
     table = tmp_path / "lines.csv"
-    table.write_text("id,text\n" + "".join(f"x{i:03d},{TEXTS[i % len(TEXTS)]}\n" for i in range(120)))
+    table.write_text("id,text\n" + "".join(f"x{i:03d},{TEXTS[i % len(TEXTS)]}\n" for i in range(90)))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "lipsync", "export", "--manifest", str(table), "--out-dir", str(out),
                "--to-format", "vmd", "-j", "2", "--modified-only"]
@@ -128,13 +128,13 @@ def test_an_interrupted_or_killed_batch_resumes_where_it_stopped(capsys, tmp_pat
     process.kill()
     process.communicate(timeout=60)  # its workers hold the pipes: they see their parent gone and exit
     recorded = _ledger_keys(out)
-    assert after_interrupt < recorded and len(recorded) < 120
+    assert after_interrupt < recorded and len(recorded) < 90
     assert all((out / key).stat().st_size > 0 for key in recorded)
     assert main(["export", "--manifest", str(table), "--out-dir", str(out), "--to-format", "vmd", "-j", "1",
                  "--modified-only", "--json"]) == 0
-    assert _counts(capsys) == (120 - len(recorded), len(recorded), 0)
+    assert _counts(capsys) == (90 - len(recorded), len(recorded), 0)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        f"x{i:03d}.vmd" for i in range(120)]
+        f"x{i:03d}.vmd" for i in range(90)]
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".lipsync-ledger"]
 
 

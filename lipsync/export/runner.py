@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from lipsync._atomic import sweep_temporaries, write_atomic
 from lipsync._version import __version__
 from lipsync.errors import ClusterError, LipsyncError, ValueRefused
 from lipsync.export import DEFAULT_MAPS, LABEL_EXPORTS
+from lipsync.export.inputs import Inputs, read_ahead, read_input
 from lipsync.export.ledger import Ledger, digest, fingerprint
 from lipsync.export.lines import Line, inside
 from lipsync.export.pools import Done, Pool
@@ -42,8 +41,6 @@ __all__ = ["LineResult", "Runner", "Tally"]
 CHUNK_LINES = 16
 #: Input bytes per chunk at most (a cluster's scheduler warns about tasks of over 10 MB).
 CHUNK_BYTES = 4 << 20
-#: The largest input file a line may read (a voice line's recording is well under a MB).
-INPUT_LIMIT = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -106,8 +103,8 @@ class Runner:
         try:
             batch: list[_Item] = []
             size = 0
-            for line in lines:
-                item = self._prepare(line)
+            for line, inputs in read_ahead(lines):
+                item = self._prepare(line, inputs)
                 if item is None:
                     continue
                 batch.append(item)
@@ -130,15 +127,16 @@ class Runner:
             self._per_chunk = max(1, min(self.chunk_lines, spread))
         return self._per_chunk
 
-    def _prepare(self, line: Line) -> _Item | None:
+    def _prepare(self, line: Line, inputs: Inputs | LipsyncError) -> _Item | None:
         """The line's chunk item, or None once its result is told (failed, or skipped)."""
         if line.job is None:
             self._tell(LineResult(line, "failed", line.error))
             return None
         job = line.job
         try:
-            audio = _read(job.wav) if job.wav is not None else None
-            labels = _read(job.labels) if job.labels is not None else None
+            if isinstance(inputs, LipsyncError):
+                raise inputs
+            audio, labels = inputs.audio, inputs.labels
             fmt = job.target_format
             spec = None if fmt in LABEL_EXPORTS else (job.map or DEFAULT_MAPS.get(fmt) or "mmdagent")
             map_file = self._file(spec) if spec is not None and not _named(spec) else None
@@ -148,7 +146,7 @@ class Runner:
             return None
         timed_by_voice = job.labels is not None or (job.text is not None and job.wav is None)
         made_from = fingerprint([
-            __version__, fmt, job.text, job.sequence, audio and digest(audio), labels and digest(labels),
+            __version__, fmt, job.text, job.sequence, inputs.audio_digest, inputs.labels_digest,
             str(job.wav) if fmt == "rhubarb-json" and job.wav is not None else None,
             map_file[0] if map_file is not None else spec, job.fps, job.label_format, job.tier,
             # The voice and speed time text (and untimed labels); an aligned recording has its own.
@@ -167,7 +165,7 @@ class Runner:
         known = self._files.get(name)
         if known is None:
             try:
-                data = _read(Path(name))
+                data = read_input(Path(name))
             except LipsyncError as exc:
                 known = str(exc)
             else:
@@ -305,18 +303,3 @@ def _named(spec: str) -> bool:
     from lipsync.maps.named import MAP_NAMES
 
     return spec in MAP_NAMES
-
-
-def _read(path: Path) -> bytes:
-    """A regular file's bytes (a FIFO would hang the run, a device fill its memory)."""
-    try:
-        with open(path, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ValueRefused(f"{path}: not a regular file")
-            if info.st_size > INPUT_LIMIT:
-                raise ValueRefused(f"{path}: {info.st_size >> 20} MB: a batch line reads at most "
-                                   f"{INPUT_LIMIT >> 20} MB (export it on its own)")
-            return handle.read()
-    except OSError as exc:
-        raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
