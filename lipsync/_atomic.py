@@ -17,7 +17,9 @@ folder would allow replacing it.
 ``lipsync map set`` runs on one file take turns instead of one silently undoing the other.
 
 Temporary files are named ``.NAME.lipsync-tmp-PID-N``; those left by a killed process (its
-PID is gone) are removed by the next save beside them.
+PID is gone) are removed by the next save beside them. Finding them lists the folder, so a
+writer of thousands of files in one folder passes ``sweep=False`` and calls
+``sweep_temporaries`` once per folder instead (a scan per file would be quadratic).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from lipsync.errors import ValueRefused
 
-__all__ = ["locked", "recover", "write_atomic"]
+__all__ = ["locked", "recover", "sweep_temporaries", "write_atomic"]
 
 _TMP = ".lipsync-tmp-"
 _OLD = ".lipsync-old-"
@@ -111,11 +113,12 @@ def _lock(real: str, shown: str | Path) -> int | None:
         os.close(fd)  # a save replaced the file while we waited: lock the new one
 
 
-def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) -> None:
+def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None, sweep: bool = True) -> None:
     """Write ``data`` to what ``path`` names; see the module docstring for how.
 
     ``expect``: the bytes the file held when it was read; if it holds others now (or is
-    gone), nothing is written and ``ValueRefused`` says the file changed.
+    gone), nothing is written and ``ValueRefused`` says the file changed. ``sweep=False``
+    leaves killed saves' temporary files beside it alone (see ``sweep_temporaries``).
     """
     path = Path(path)
     try:
@@ -133,7 +136,8 @@ def write_atomic(path: str | Path, data: bytes, *, expect: bytes | None = None) 
         return
     target = _real(path)
     with locked(target):
-        recover(target)
+        if sweep:  # else the caller sweeps the folder once (sweep_temporaries), not per file
+            recover(target)
         try:
             info: os.stat_result | None = os.stat(target)
         except FileNotFoundError:
@@ -287,15 +291,31 @@ def _keep_owner_and_mode(fd: int, info: os.stat_result | None) -> None:
     os.fchmod(fd, stat.S_IMODE(info.st_mode))
 
 
-def _remove_stale(folder: Path, name: str) -> None:
-    """Remove ``.NAME.lipsync-tmp-PID-N`` files whose process is gone (killed mid-save)."""
-    prefix = f".{name}{_TMP}"
+def sweep_temporaries(folder: str | Path) -> None:
+    """Clean up after every killed save in ``folder`` at once: remove each
+    ``.NAME.lipsync-tmp-PID-N`` whose process is gone, and put back each file whose in-place
+    save was killed half-way (``recover``)."""
+    folder = Path(folder)
+    _remove_stale(folder, None)
     try:
-        entries = [entry.name for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+        torn = {entry.name[1:].split(_OLD)[0] for entry in os.scandir(folder)
+                if entry.name.startswith(".") and _OLD in entry.name}
+    except OSError:
+        return
+    for name in sorted(torn):
+        recover(folder / name)
+
+
+def _remove_stale(folder: Path, name: str | None) -> None:
+    """Remove ``.NAME.lipsync-tmp-PID-N`` files (any NAME if None) whose process is gone."""
+    prefix = f".{name}{_TMP}" if name is not None else "."
+    try:
+        entries = [entry.name for entry in os.scandir(folder)
+                   if entry.name.startswith(prefix) and _TMP in entry.name]
     except OSError:
         return
     for entry in entries:
-        pid_text = entry[len(prefix) :].split("-", 1)[0]
+        pid_text = entry[entry.rindex(_TMP) + len(_TMP) :].split("-", 1)[0]
         if pid_text.isascii() and pid_text.isdigit() and not _alive(int(pid_text)):
             with contextlib.suppress(OSError):
                 os.unlink(folder / entry)

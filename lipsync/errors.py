@@ -12,6 +12,7 @@
     ├── MissingDependency        an optional library is not installed (says which pip fixes it)
     ├── SynthesisError           Open JTalk failed or disagreed with itself
     ├── AudioError               the audio device could not be opened or failed
+    ├── ClusterError             a batch's cluster could not be reached, was lost, or disagrees
     ├── TransportError           the agent connection failed
     │   └── AgentUnreachable     no agent at the address we tried (CLI exit 3)
     └── EngineError              a TTS engine refused or failed: names it and what it answered
@@ -27,6 +28,7 @@ __all__ = [
     "AgentUnreachable",
     "AlignmentRefused",
     "AudioError",
+    "ClusterError",
     "EngineError",
     "EngineUnreachable",
     "LipsyncError",
@@ -127,6 +129,10 @@ class SynthesisError(LipsyncError):
 
 class AudioError(LipsyncError):
     """The audio output could not be opened, or failed while playing."""
+
+
+class ClusterError(LipsyncError):
+    """The cluster running a batch (``export --cluster``) is unreachable, gone, or runs another lipsync."""
 
 
 class TransportError(LipsyncError):

@@ -204,6 +204,19 @@ def test_temporaries_of_a_dead_process_are_removed_and_a_live_ones_kept(lip: Pat
     assert not dead.exists() and live.exists()
 
 
+def test_a_writer_of_many_files_sweeps_a_folder_once(tmp_path: Path) -> None:
+    from lipsync._atomic import sweep_temporaries
+
+    dead = [tmp_path / f".{name}.lipsync-tmp-{_dead_pid()}-0" for name in ("a.vmd", "b.json")]
+    live = tmp_path / f".c.vmd.lipsync-tmp-{os.getppid()}-0"
+    for path in [*dead, live]:
+        path.write_bytes(b"half")
+    write_atomic(tmp_path / "a.vmd", b"new", sweep=False)  # no scan of the folder for this one
+    assert all(path.exists() for path in dead)
+    sweep_temporaries(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "a.vmd"]
+
+
 def test_after_kill_9_mid_save_the_next_save_leaves_no_temporary(lip: Path, tmp_path: Path) -> None:
     for delay in (0.01, 0.03, 0.07):
         child = subprocess.Popen([sys.executable, "-c", _LOOP, str(lip)], env=ENV, stdout=subprocess.PIPE)

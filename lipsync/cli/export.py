@@ -3,55 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from lipsync.cli.export_batch import add_batch_arguments, job_template, run_batch
 from lipsync.cli.io import UsageError, err, finite_float, out
-from lipsync.cli.progress import Progress, long_text_note
-from lipsync.cli.speech import add_motion_arguments, add_source_arguments, motion_of
+from lipsync.cli.progress import long_text_note
+from lipsync.cli.speech import add_motion_arguments, add_source_arguments
 from lipsync.export import FORMATS
 
-if TYPE_CHECKING:
-    from lipsync.export.job import ExportJob
-
 __all__ = ["add_export_command"]
-
-
-def _template(args: argparse.Namespace, output: Path) -> ExportJob:
-    from lipsync.cli.speech import engine_voice
-    from lipsync.export.job import ExportJob
-    text = args.text if args.text is not None else args.spoken
-    tts_voice = engine_voice(args)
-    recorded = args.wav is not None or args.labels is not None or args.sequence is not None
-    if tts_voice is not None and recorded:
-        raise UsageError("--tts speaks TEXT; --wav, --labels and --sequence bring speech of their own")
-    return ExportJob(
-        output=output, text=text, labels=args.labels, sequence=args.sequence, wav=args.wav,
-        format=args.to_format, map=args.map, fps=args.fps, label_format=args.label_format,
-        tier=args.tier, voice=args.voice, speed=args.speed, unknown=args.unknown, model=args.vmd_model,
-        tts=args.tts, tts_voice=tts_voice,
-        motion=motion_of(args), mesh_path=args.mesh_path, renames=_renames(args.rename),
-        strict=args.strict,
-    )
-
-
-def _renames(given: list[str]) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in given:
-        old, equals, new = item.partition("=")
-        if not equals or not old or not new:
-            raise UsageError(f"--rename {item[:40]!r}: expected MORPH=NAME, e.g. --rename aa=Fcl_MTH_A")
-        pairs.append((old, new))
-    return tuple(pairs)
 
 
 def _export(args: argparse.Namespace) -> int:
     from lipsync.export.job import run
     if not (args.fps > 0 and args.fps <= 1000):
         raise UsageError(f"--fps must be above 0 and at most 1000, not {args.fps:g}")
-    if args.batch is not None:
-        return _batch(args)
+    if args.batch is not None or args.manifest is not None:
+        return run_batch(args)
+    for option, given in (("--out-dir", args.out_dir), ("--column", args.column),
+                          ("--character-map", args.character_map), ("--modified-only", args.modified_only),
+                          ("--cluster", args.cluster), ("--json", args.json), ("-j", args.jobs)):
+        if given:
+            raise UsageError(f"{option} goes with --batch LIST or --manifest TABLE")
     if args.output is None:
         raise UsageError("export needs -o OUT (its extension picks the format, or give --to-format)")
     if args.text is not None and args.spoken is not None:
@@ -61,45 +34,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.kana is not None or args.phonemes is not None or args.fit:
         raise UsageError("export aligns --wav AUDIO to --text; for --kana, --phonemes or --fit, write "
                          "the timing with 'lipsync align ... -o take.json', then export --labels take.json")
-    job = _template(args, args.output)
+    job = job_template(args, args.output)
     with long_text_note(job.text, "timing"):
         target = run(job, on_warning=lambda w: err(f"lipsync: warning: {w}"))
     out(f"{target}: {job.target_format}")
     return 0
-
-
-def _batch(args: argparse.Namespace) -> int:
-    from lipsync.export.batch import BatchRow, read_batch, run_batch
-
-    single = ("text", "labels", "sequence", "wav", "spoken", "kana", "phonemes", "output")
-    if any(getattr(args, n) is not None for n in single):
-        raise UsageError("--batch takes its inputs and outputs from the list: no TEXT, --labels, "
-                         "--sequence, --wav, --text or -o with it")
-    jobs = args.jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise UsageError(f"-j must be 1 or more, not {jobs}")
-    rows = read_batch(args.batch, _template(args, Path("-")))
-    progress = Progress("export", len(rows))
-    done = 0
-    failures: list[tuple[int, str]] = []
-
-    def finished(row: BatchRow, error: str | None) -> None:
-        nonlocal done
-        done += 1
-        if error is not None:
-            failures.append((row.line, error))
-            progress.close()
-            err(f"{args.batch}:{row.line}: {error}")
-        progress.update(done, f" rows, {len(failures)} failed" if failures else " rows")
-
-    try:
-        run_batch(rows, jobs, finished)
-    finally:
-        progress.close()
-    written = len(rows) - len(failures)
-    failed = f", {len(failures)} failed" if failures else ""
-    out(f"{args.batch}: {written} of {len(rows)} rows written{failed}")
-    return 2 if failures else 0
 
 
 def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -124,8 +63,5 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
                    "(default Wolf3D_Head, a Ready Player Me avatar's)")
     p.add_argument("--rename", action="append", default=[], metavar="MORPH=NAME",
                    help="write a morph under the model's own name for it (repeatable), e.g. aa=Fcl_MTH_A")
-    p.add_argument("--batch", type=Path, metavar="LIST.tsv",
-                   help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT")
-    p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
-                   help="processes for --batch (default: every core)")
+    add_batch_arguments(p)
     p.set_defaults(handler=_export)

@@ -17,6 +17,12 @@ The keyframe formats (VMD, VRMA, motion3, .anim, .tres) carry the curves' own 30
 (those on a straight line between their neighbours left out), so every engine plays the
 same motion. Every format keeps the timeline's start: speech whose first phoneme is at
 0.5 s is written from 0.5 s on (a shape may lead its sound by a frame).
+
+Many exports at once (``lipsync export --batch`` / ``--manifest``): ``batch`` and ``manifest``
+read the two table formats (``tables`` their lines) into ``lines.Line`` values, checked so that
+every output stays inside its folder; ``runner`` sends them in chunks to a pool (``pools``:
+this process or local processes; ``cluster``: Dask) where ``work`` makes each output's bytes,
+writes them, and records them in the ``ledger`` that ``--modified-only`` reads.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ if TYPE_CHECKING:
     from lipsync.motion.settings import Motion
     from lipsync.timeline import Timeline
 
-__all__ = ["DEFAULT_MAPS", "FORMATS", "LABEL_EXPORTS", "export_bytes", "format_for"]
+__all__ = ["DEFAULT_MAPS", "FORMATS", "LABEL_EXPORTS", "export_bytes", "extension_for", "format_for"]
 
 FORMATS = (
     "vmd", "vrma", "motion3", "unity-anim", "godot-tres", "unity-json", "rhubarb-json", "rhubarb-tsv",
@@ -50,6 +56,21 @@ _EXTENSIONS = {
     ".unity.json": "unity-json", ".json": "curves-json", ".csv": "curves-csv", ".tsv": "rhubarb-tsv",
     ".lab": "lab", ".textgrid": "textgrid", ".txt": "audacity",
 }
+
+
+#: The extension a file of each format gets when lipsync names it (``--manifest`` outputs).
+_NAMED_EXTENSIONS = {
+    "vmd": ".vmd", "rhubarb-json": ".json", "rhubarb-tsv": ".tsv", "curves-json": ".json",
+    "curves-csv": ".csv", "lab": ".lab", "textgrid": ".TextGrid", "audacity": ".txt",
+}
+
+
+def extension_for(format: str) -> str:
+    """The file extension an output of ``format`` is named with (``.TextGrid`` for textgrid)."""
+    try:
+        return _NAMED_EXTENSIONS[format]
+    except KeyError:
+        raise ValueRefused(f"export format {format!r} is not one of {', '.join(FORMATS)}") from None
 
 
 def format_for(path: str | Path) -> str:

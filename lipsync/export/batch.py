@@ -1,4 +1,4 @@
-"""Many exports at once: a TSV list of jobs, run on every core, one failure never stops the rest.
+"""The ``--batch`` list: one export per line, four tab-separated columns.
 
 The list has four tab-separated columns per line (blank lines and lines starting with
 ``#`` are skipped; ``-`` or an empty field means "none")::
@@ -11,32 +11,27 @@ The list has four tab-separated columns per line (blank lines and lines starting
 
 ``text`` is timed by Open JTalk (durations only); ``labels`` reads a label file; ``audio``
 aligns a recording (WAV, FLAC, MP3, Ogg) to its text (``lipsync.align``); ``sequence`` is a LIPSYNC
-sequence. Relative paths are taken from the list's folder. The output's extension picks
-its format unless the command gives ``--to-format``; the other options apply to every row.
+sequence. Relative paths are taken from the list's folder, and every output lands inside it
+(``lipsync.export.lines`` has the rules). The output's extension picks its format unless the
+command gives ``--to-format``; the other options apply to every row. ``lipsync.export.runner``
+runs the lines.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
-from lipsync.errors import LipsyncError, SourceError, ValueRefused
-from lipsync.export.job import ExportJob, run
+from lipsync.errors import LipsyncError, ValueRefused
+from lipsync.export.job import ExportJob
+from lipsync.export.lines import Line, Plan, Root, output_key, plan
+from lipsync.export.tables import check_table, text_lines
 
-__all__ = ["KINDS", "BatchRow", "read_batch", "run_batch"]
+__all__ = ["KINDS", "read_batch"]
 
 KINDS = ("text", "labels", "audio", "sequence")
-
-
-@dataclass(frozen=True)
-class BatchRow:
-    """One line of the list: its number and its job (or the reason it has none)."""
-
-    line: int
-    job: ExportJob | None
-    error: str | None = None
+_WHERE = "the list's folder"
 
 
 def _field(value: str) -> str | None:
@@ -44,7 +39,7 @@ def _field(value: str) -> str | None:
     return None if value in ("", "-") else value
 
 
-def _row(fields: list[str], folder: Path, template: ExportJob) -> ExportJob:
+def _row(fields: list[str], root: Root, template: ExportJob) -> tuple[str, ExportJob]:
     if len(fields) != 4:
         raise ValueRefused(f"expected 4 tab-separated columns (KIND INPUT TEXT OUTPUT), found {len(fields)}")
     kind, given, text, output = (_field(f) for f in fields)
@@ -58,74 +53,44 @@ def _row(fields: list[str], folder: Path, template: ExportJob) -> ExportJob:
         raise ValueRefused(f"a {kind} row needs its input in column 2")
     if needs_text and text is None:
         raise ValueRefused(f"a {kind} row needs its text in column 3")
-    fields_of: dict[str, object] = {"output": folder / output, "text": text if needs_text else None}
+    key = output_key(output, where=_WHERE)
+    folder = root.path
+    fields_of: dict[str, object] = {"output": root.place(key), "text": text if needs_text else None}
     if kind == "labels":
         fields_of["labels"] = folder / str(given)
     elif kind == "audio":
         fields_of["wav"] = folder / str(given)
     elif kind == "sequence":
         fields_of["sequence"] = given
-    return dataclasses.replace(template, **fields_of)  # type: ignore[arg-type]
+    job = dataclasses.replace(template, **fields_of)  # type: ignore[arg-type]
+    job.target_format  # noqa: B018 - refuses an extension no format has, here, by line
+    return key, job
 
 
-def read_batch(path: Path, template: ExportJob) -> list[BatchRow]:
-    """The rows of list ``path``; each takes ``template``'s options. Bad rows carry an error."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise SourceError(str(path), 1, 1, "expected UTF-8 text") from exc
-    rows: list[BatchRow] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            rows.append(BatchRow(number, _row(line.split("\t"), path.parent, template)))
-        except LipsyncError as exc:
-            rows.append(BatchRow(number, None, str(exc)))
-    if not rows:
+def read_batch(path: Path, template: ExportJob) -> Plan:
+    """The lines of list ``path``, each with ``template``'s options; bad lines carry an error.
+
+    A list that cannot be read, or is not UTF-8, is refused whole (``LipsyncError``), before
+    any line is handed out.
+    """
+    check_table(path)
+    root = Root(path.parent)
+
+    def read() -> Iterator[Line]:
+        for number, raw in text_lines(path):
+            line = raw.rstrip("\r\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = line.split("\t")
+            name = fields[3].strip() if len(fields) == 4 else ""
+            try:
+                key, job = _row(fields, root, template)
+            except LipsyncError as exc:
+                yield Line(number, name, "", None, str(exc))
+                continue
+            yield Line(number, name, key, job)
+
+    checked = plan(read, root, {path: "the list itself"})
+    if checked.total == 0:
         raise ValueRefused(f"{path}: no rows (expected lines of KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT)")
-    return rows
-
-
-def _work(job: ExportJob) -> str | None:
-    """Run one job in a worker; its error as one line, or None."""
-    try:
-        run(job)
-    except LipsyncError as exc:
-        return str(exc)
-    except Exception as exc:  # a bug must not take the whole batch down: report the row
-        return f"unexpected {type(exc).__name__}: {exc}"
-    return None
-
-
-def run_batch(
-    rows: list[BatchRow], jobs: int, on_done: Callable[[BatchRow, str | None], None]
-) -> int:
-    """Run the rows on ``jobs`` processes (spawned); ``on_done`` hears each; return the failures."""
-    failed = 0
-    for row, error in _results(rows, jobs):
-        failed += error is not None
-        on_done(row, error)
-    return failed
-
-
-def _results(rows: list[BatchRow], jobs: int) -> Iterator[tuple[BatchRow, str | None]]:
-    runnable = [(r, r.job) for r in rows if r.job is not None]
-    for row in rows:
-        if row.job is None:
-            yield row, row.error
-    if jobs <= 1 or len(runnable) <= 1:
-        for row, job in runnable:
-            yield row, _work(job)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # spawn: a fresh interpreter per worker (no forked locks or Open JTalk state), on every OS.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(runnable)), mp_context=context) as pool:
-        futures = {pool.submit(_work, job): row for row, job in runnable}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    return checked

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from lipsync.timeline import Timeline
 # The readers load when a file is read: the command line only needs FORMATS to start.
 
-__all__ = ["FORMATS", "detect_format", "read_labels", "read_query_phonemes"]
+__all__ = ["FORMATS", "decode_labels", "detect_format", "read_labels", "read_query_phonemes"]
 
 FORMATS = ("hts", "mono", "julius", "textgrid", "voicevox", "json")
 _MAX_UNTIMED = 20_000  # labels: about an hour of speech
@@ -59,16 +59,30 @@ def read_labels(
 
     ``tier`` picks a TextGrid tier; ``voice`` and ``speed`` time untimed full-context labels.
     """
-    from lipsync.labels.textgrid import decode_textgrid
-
     path = Path(path)
-    source = str(path)
     if format is not None and format not in FORMATS:
         raise ValueRefused(f"label format {format!r} is not one of {', '.join(FORMATS)}")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ValueRefused(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return decode_labels(data, str(path), format, tier=tier, voice=voice, speed=speed)
+
+
+def decode_labels(
+    data: bytes,
+    source: str,
+    format: str | None = None,
+    *,
+    tier: str | None = None,
+    voice: str | Path | None = None,
+    speed: float = 1.0,
+) -> Timeline:
+    """A label file's bytes as a timeline (as ``read_labels``); ``source`` names it in errors."""
+    from lipsync.labels.textgrid import decode_textgrid
+
+    if format is not None and format not in FORMATS:
+        raise ValueRefused(f"label format {format!r} is not one of {', '.join(FORMATS)}")
     try:
         text = decode_textgrid(data) if format in (None, "textgrid") else data.decode("utf-8")
     except UnicodeDecodeError as exc:
