@@ -15,8 +15,8 @@ import struct
 import time
 
 import pytest
+from alignsets import TUNE_SENTENCES
 from conftest import REFERENCE
-from speechsets import TUNE_SENTENCES
 from timing import median_first_sound
 
 from lipsync import Audio, align, synthesize
@@ -27,7 +27,7 @@ DELIVERIES = [
     (1.0, 0.0, 48000, False), (0.8, 2.0, 24000, False), (1.25, -2.0, 44100, True), (1.1, 0.0, 24000, True),
     (0.9, 3.0, 44100, False), (1.2, -3.0, 24000, True),
 ]
-SENTENCES = TUNE_SENTENCES  # the sentences the rules were tuned on (bench/speechsets.py)
+SENTENCES = TUNE_SENTENCES  # the sentences the rules were tuned on (bench/alignsets.py)
 PAUSES = {"sil", "pau"}
 FRAME = 1 / 30
 

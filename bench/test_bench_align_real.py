@@ -1,7 +1,7 @@
 """What real recordings bring, on the held-out set: noise, silence, unmarked pauses, long takes.
 
 Targets (issue 18), on voices, sentences, speeds and noise the tuning never saw
-(``speechsets.held_out_cases``): no refusal of audio that says its text in any condition,
+(``alignsets.held_out_cases``): no refusal of audio that says its text in any condition,
 every other sentence's text refused; >= 97 % of all boundaries and >= 90 % of pause edges
 within 33.3 ms on clean punctuated speech, >= 93 % of all boundaries at 30 dB SNR, worst
 <= 100 ms clean; peak memory (VmHWM of a child process) for 10 minutes <= 1.5 x that of 10 s
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from speechsets import Case, boundary_errors, held_out_cases, joined, noisy, padded, unpunctuated, within
+from alignsets import Case, boundary_errors, held_out_cases, joined, noisy, padded, unpunctuated, within
 
 from lipsync import AlignmentRefused, Timeline, align
 

@@ -13,7 +13,7 @@ noise. What gives those away:
 
 Quiet and loud are measured against the recording's own noise floor (``stretch.hearing``).
 Their sum (``mismatch``) and ``misfit`` alone tell the cases apart. Measured on the tuning
-set of bench/speechsets.py (four voices, speeds 0.8 to 1.25, clean, noise at 30 and 20 dB
+set of bench/alignsets.py (four voices, speeds 0.8 to 1.25, clean, noise at 30 and 20 dB
 SNR, 10 s of silence around, no punctuation) and on 15 read human recordings (Common Voice,
 LibriVox, Julius's sample, FLEURS): matching speech scored a mismatch up to 0.27 and a misfit
 up to 0.145 (real readers, whose rhythm is not Open JTalk's); another sentence's text a

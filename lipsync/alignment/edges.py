@@ -34,7 +34,7 @@ _ONSET_FRAMES = 2
 #: vowel where its level is 55-60 dB down (median, all five mei voices): 35 to 45 dB ended
 #: them 30-60 ms early. (In a noisy room the level never falls that far: the rules hear the
 #: room's frames as silence, ``stretch.hearing``.) 300 ms rather than 200 ms gained 3 % of
-#: the pause edges on bench/speechsets.py's tuning set but held nine phrase ends 105-180 ms
+#: the pause edges on bench/alignsets.py's tuning set but held nine phrase ends 105-180 ms
 #: too long on bench/test_bench_align.py's.
 _FADED_DB = 50.0
 _TAIL_FRAMES = 20
