@@ -132,7 +132,10 @@ class AudioError(LipsyncError):
 
 
 class ClusterError(LipsyncError):
-    """The cluster running a batch (``export --cluster``) is unreachable, gone, or runs another lipsync."""
+    """The cluster running a batch (``export --cluster``) is unreachable, gone, or runs another
+    lipsync: like an agent or an engine that is not there, exit 3 from the CLI."""
+
+    exit_code = 3
 
 
 class TransportError(LipsyncError):

@@ -76,3 +76,14 @@ def test_say_refuses_bad_options_with_exit_2(
     assert code == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
+
+
+def test_a_bad_to_is_named_before_a_missing_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["say", "こんにちは", "--to", "foo://x", "--audio", "null"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot use 'foo://x' as --to" in err and "vmc://HOST:PORT" in err and "--model" not in err
+
+
+def test_sync_event_to_stdout_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["say", "こんにちは", "--to", "stdout", "--sync", "event", "--audio", "null"]) == 2
+    assert "--sync event waits for an agent's answers" in capsys.readouterr().err

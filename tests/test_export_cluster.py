@@ -196,8 +196,9 @@ def test_outputs_made_by_another_lipsync_version_are_refused(cluster, capsys, tm
     table = tmp_path / "lines.csv"
     table.write_text("id,text\na,はい\n")
     out = tmp_path / "out"
+    # A cluster that cannot do the work is like an agent that is not there: exit 3.
     assert main(["export", "--manifest", str(table), "--out-dir", str(out), "--to-format", "vmd",
-                 "--cluster", cluster.scheduler_address]) == 2
+                 "--cluster", cluster.scheduler_address]) == 3
     err = capsys.readouterr().err
     assert err.startswith("lipsync: a worker runs lipsync ") and "this side 99.0" in err
     assert [p.name for p in out.iterdir()] == []

@@ -161,3 +161,13 @@ def test_the_fake_runs_on_when_its_stdin_closes_as_the_real_one(tmp_path):
     finally:
         child.terminate()
         child.wait(5)
+
+
+def test_an_mdf_that_is_not_there_is_named_as_missing(capsys, tmp_path):
+    from lipsync.cli.main import main
+
+    missing = tmp_path / "main.mdf"
+    assert main(["say", "こんにちは", "--model", "gene", "--audio", "null",
+                 "--to", f"exec:/bin/true {missing}"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"lipsync: {missing}: no such .mdf file (give exec:PATH/MMDAgent-EX PATH/main.mdf)\n"

@@ -43,7 +43,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
-        "export", help="write speech as VMD, Rhubarb, curves or label files",
+        "export", help="write speech as the file a tool loads: VMD, VRMA, motion3.json, Unity .anim, "
+        "Godot .tres, Rhubarb cues, curves or labels",
         description="Write the mouth motion of speech (text, labels, a sequence, or audio with its "
         "text) as a file other tools read: " + ", ".join(FORMATS) + ". The format follows OUT's "
         "extension (.vmd, .vrma, .motion3.json, .anim = unity-anim, .tres = godot-tres, .unity.json, "

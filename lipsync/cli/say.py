@@ -52,6 +52,11 @@ def _say(args: argparse.Namespace) -> int:
         return say_via_server(args)
     if args.model is None and args.to == "stdout":
         args.model = STDOUT_ALIAS  # lines to read, not to drive an agent: any alias shows them
+    if not is_vmc_url(args.to):
+        open_transport(args.to, model=args.model)  # a bad --to is named before a missing --model
+    if args.to == "stdout" and args.sync == "event":
+        raise UsageError("--sync event waits for an agent's answers; --to stdout has none (the default "
+                         "there is --sync clock)")
     if args.model is None and not is_vmc_url(args.to):
         raise UsageError(
             "say needs --model ALIAS: the name MMDAgent-EX loaded the model under (MODEL_ADD|ALIAS|... "
@@ -76,7 +81,8 @@ def _say(args: argparse.Namespace) -> int:
         if args.spoken is not None or args.kana is not None or args.phonemes is not None or args.fit:
             raise UsageError("--text, --kana, --phonemes and --fit go with recorded speech: --wav AUDIO")
         if args.text is None:
-            raise UsageError("give exactly one of TEXT, -, --labels FILE or --sequence SEQ")
+            raise UsageError("give the speech: TEXT, - (standard input), or --wav AUDIO with its --text, "
+                             "--labels FILE or --sequence SEQ")
         lipmap = load_map(args.map)
         audio, timeline = None, None  # synthesised as it plays, piece by piece
     # A bad --to is refused before anything opens. VMC is no agent: it takes the mouth weights.

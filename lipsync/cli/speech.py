@@ -58,7 +58,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
     parser.add_argument("--half-tone", type=finite_float(-48, 48), default=0.0, metavar="N",
                         help="pitch shift in semitones, -48 to 48")
     parser.add_argument("--map", metavar="NAME|FILE",
-                        help="lip map: a named map (lipsync map list) or a file (default: mmdagent)")
+                        help="lip map: a named map (lipsync map list) or a file (default: mmdagent; "
+                        "for export, the format's own, see above)")
     parser.add_argument("--unknown", metavar="PHONEME",
                         help="draw phonemes the map lacks as this one, with a warning (default: refuse)")
     add_engine_arguments(parser)

@@ -91,9 +91,9 @@ def warn_if_latin(text: str) -> bool:
     if not mostly_latin(text):
         return False
     shown = text if len(text) <= 40 else text[:39] + "…"
-    logger.warning("%r is not Japanese: Open JTalk spells Latin letters out one by one in "
-                   "katakana (\"Hello\" as h,a,r,o,o), and the lips follow that; give Japanese text",
-                   shown)
+    logger.warning("%r is not Japanese: Open JTalk reads Latin letters as katakana (a loan word it "
+                   "knows as that word, \"Hello\" as h,a,r,o,o; the rest letter by letter), and the "
+                   "lips follow that reading; give Japanese text", shown)
     return True
 
 

@@ -51,8 +51,8 @@ def open_transport(
     port = int(match["port"]) if match and match["port"] else None
     if match is None or (port is not None and not 0 <= port <= 65535):
         raise ValueRefused(
-            f"cannot use {url!r} as --to: expected tcp://HOST:PORT, ws://HOST:PORT/PATH, exec:COMMAND "
-            "or stdout"
+            f"cannot use {url!r} as --to: expected tcp://HOST:PORT, ws://HOST:PORT/PATH, exec:COMMAND, "
+            "stdout (or, for say and serve, vmc://HOST:PORT)"
         )
     host = match["host"].strip("[]")
     if match["scheme"] == "tcp":

@@ -97,6 +97,10 @@ class PipeTransport(Transport):
         if not contents:
             _log.warning("%s: no .mdf argument to check for use_stdinout=true", self.url)
             return
+        if not contents[-1].is_file():
+            raise ValueRefused(
+                f"{contents[-1]}: no such .mdf file (give exec:PATH/MMDAgent-EX PATH/main.mdf)"
+            )
         options: dict[str, str] = {}
         program = shutil.which(self.argv[0]) or self.argv[0]
         for path in (Path(program + ".mdf"), contents[-1]):
