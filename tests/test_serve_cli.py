@@ -170,3 +170,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_serve_takes_the_voice_settings_say_server_leaves_to_it() -> None:
+    from lipsync.cli.main import build_parser
+
+    args = build_parser().parse_args(["serve", "--speed", "1.2", "--half-tone", "2", "--tts",
+                                      "voicevox://127.0.0.1:50021", "--pitch", "0.1"])
+    assert (args.speed, args.half_tone, args.tts, args.pitch) == (1.2, 2.0, "voicevox://127.0.0.1:50021", 0.1)

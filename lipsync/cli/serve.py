@@ -68,7 +68,8 @@ def _run(args: argparse.Namespace) -> None:
                  if args.to is not None and vmc is None else None)
     try:
         with Speaker(transport, args.model if transport is not None else None, audio=args.audio,
-                     lipmap=lipmap, voice=args.voice, latency=args.latency / 1000, sync=args.sync,
+                     lipmap=lipmap, voice=args.voice, speed=args.speed, half_tone=args.half_tone,
+                     latency=args.latency / 1000, sync=args.sync,
                      unknown=args.unknown, fps=args.fps, tts=engine, motion=motion_of(args)) as speaker:
             server = Server(speaker, host=args.host, port=args.port, on_weights=vmc, maps_dir=args.maps_dir,
                             limits=Limits(clients=args.max_clients))
@@ -144,6 +145,10 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                    help=f"WebSocket clients at once (default {Limits.clients}); more are told the "
                    "server is busy")
     p.add_argument("--voice", type=Path, metavar="FILE", help="an .htsvoice (default: mei_normal)")
+    p.add_argument("--speed", type=finite_float(0.1, 10), default=1.0,
+                   help="speaking rate, 0.1 to 10 (default 1.0; a --tts engine's too)")
+    p.add_argument("--half-tone", type=finite_float(-48, 48), default=0.0, metavar="N",
+                   help="Open JTalk's pitch shift in semitones, -48 to 48")
     p.add_argument("--unknown", metavar="PHONEME", help="draw phonemes a map lacks as this one")
     add_motion_arguments(p)
     p.add_argument("--fps", type=finite_float(1, 240), default=60.0,
@@ -153,5 +158,5 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--sync", choices=("event", "clock"), help="as for say")
     p.add_argument("--wait", type=finite_float(0, 3600), metavar="SECONDS",
                    help="how long to wait for the agent")
-    add_engine_arguments(p, settings=False)
+    add_engine_arguments(p)
     p.set_defaults(handler=_serve)

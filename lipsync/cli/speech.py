@@ -65,7 +65,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
     add_engine_arguments(parser)
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser, *, settings: bool = True) -> None:
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """--tts URL (a TTS engine speaks TEXT instead of Open JTalk), --speaker, the engine's settings."""
     parser.add_argument("--tts", metavar="URL",
                         help="a TTS engine speaks TEXT instead of Open JTalk: voicevox://HOST:PORT, "
@@ -74,8 +74,6 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, settings: bool = Tr
     parser.add_argument("--speaker", metavar="ID",
                         help="the engine's speaker: a style id (Style-Bert-VITS2: MODEL or MODEL/STYLE); "
                         "default: the first it lists")
-    if not settings:
-        return
     for option, name, low, high in _SETTINGS:
         parser.add_argument(option, dest=name, type=finite_float(low, high), metavar="X",
                             help=f"the engine's {name.replace('_', ' ')} ({low} to {high}; "
