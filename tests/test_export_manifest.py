@@ -175,3 +175,36 @@ def test_an_empty_missing_or_odd_input_fails_its_line_alone(capsys, tmp_path):
                    f"{table}:3: {tmp_path / 'none.wav'}: cannot read: No such file or directory",
                    f"{table}:4: {tmp_path / 'folder.lab'}: cannot read: Is a directory"]
     assert sorted(p.name for p in out.iterdir()) == [".lipsync-ledger", "d.vmd"]
+
+
+def test_every_format_names_its_outputs_with_the_extension_that_picks_it():
+    from pathlib import Path
+
+    from lipsync.export import FORMATS, extension_for, format_for
+
+    for fmt in FORMATS:
+        expected = "curves-json" if fmt == "rhubarb-json" else fmt  # .json means curves unless told
+        assert format_for(Path("line" + extension_for(fmt))) == expected, fmt
+
+
+def test_a_manifest_writes_the_engine_formats(capsys, tmp_path):
+    table = tmp_path / "lines.csv"
+    table.write_text("id,text\nhello,こんにちは\n", encoding="utf-8")
+    for fmt, name in (("vrma", "hello.vrma"), ("motion3", "hello.motion3.json"), ("unity-anim", "hello.anim"),
+                      ("godot-tres", "hello.tres"), ("unity-json", "hello.unity.json")):
+        out = tmp_path / fmt
+        assert main(["export", "--manifest", str(table), "--out-dir", str(out), "--to-format", fmt]) == 0
+        assert (out / name).stat().st_size > 0
+
+
+def test_a_ledger_that_is_a_link_out_of_the_folder_is_refused(capsys, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious line\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".lipsync-ledger").symlink_to(victim)
+    table = tmp_path / "lines.csv"
+    table.write_text("id,text\nhello,こんにちは\n", encoding="utf-8")
+    assert main(["export", "--manifest", str(table), "--out-dir", str(out), "--to-format", "vmd"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert victim.read_text() == "precious line\n" and not (out / "hello.vmd").exists()

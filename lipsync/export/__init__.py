@@ -21,8 +21,9 @@ same motion. Every format keeps the timeline's start: speech whose first phoneme
 Many exports at once (``lipsync export --batch`` / ``--manifest``): ``batch`` and ``manifest``
 read the two table formats (``tables`` their lines) into ``lines.Line`` values, checked so that
 every output stays inside its folder; ``runner`` sends them in chunks to a pool (``pools``:
-this process or local processes; ``cluster``: Dask) where ``work`` makes each output's bytes,
-writes them, and records them in the ``ledger`` that ``--modified-only`` reads.
+this process or local processes; ``cluster``: Dask) where ``work`` makes each output's bytes;
+the submitting side (``runner``) writes them and records them in the ``ledger`` that
+``--modified-only`` reads.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ _EXTENSIONS = {
 }
 
 
-#: The extension a file of each format gets when lipsync names it (``--manifest`` outputs).
+#: The extension a file of each format gets when lipsync names it (``--manifest`` outputs): the
+#: one that picks it, spelled as Praat spells its own; Rhubarb's JSON has none of its own.
 _NAMED_EXTENSIONS = {
-    "vmd": ".vmd", "rhubarb-json": ".json", "rhubarb-tsv": ".tsv", "curves-json": ".json",
-    "curves-csv": ".csv", "lab": ".lab", "textgrid": ".TextGrid", "audacity": ".txt",
+    **{fmt: extension for extension, fmt in _EXTENSIONS.items()},
+    "textgrid": ".TextGrid", "rhubarb-json": ".json",
 }
 
 

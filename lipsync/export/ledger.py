@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -63,9 +64,17 @@ class Ledger:
 
     def _load(self) -> None:
         try:
-            data = self.path.read_bytes()
+            info = os.lstat(self.path)
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise ValueRefused(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        if not stat.S_ISREG(info.st_mode):
+            # A link (or anything else) in its place could send the ledger's writes out of the folder.
+            raise ValueRefused(f"{self.path}: not a regular file (a link?): remove it; lipsync writes "
+                               "the ledger there itself")
+        try:
+            data = self.path.read_bytes()
         except OSError as exc:
             raise ValueRefused(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
         lines = data.split(b"\n")
@@ -99,8 +108,10 @@ class Ledger:
         """Note that ``key``'s output, ``size`` bytes, was just written from ``made_from``."""
         if self._out is None:
             fresh = not self.path.exists()
-            try:
-                self._out = open(self.path, "ab")  # kept open for the run
+            try:  # kept open for the run; never through a link put there since it was read
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(
+                    os, "O_CLOEXEC", 0)
+                self._out = os.fdopen(os.open(self.path, flags, 0o644), "ab")
             except OSError as exc:
                 raise ValueRefused(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
             if fresh:
