@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import select
 import threading
 import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from lipsync._numbers import short
+from lipsync._ready import readable
 from lipsync.errors import EngineError, EngineUnreachable
 
 __all__ = ["POLL", "HttpClient", "RequestCancelled", "describe_error"]
@@ -161,8 +161,7 @@ class HttpClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise EngineError(f"{self._who(path)} did not answer within {self.timeout:g} s")
-            readable, _, _ = select.select([sock], [], [], min(POLL, left) if cancelled else left)
-            if readable:
+            if readable(sock, min(POLL, left) if cancelled else left):
                 return
 
     def close(self) -> None:

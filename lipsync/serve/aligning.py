@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import select
 import struct
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import threading
 import time
 from typing import IO, Any
 
+from lipsync._ready import readable
 from lipsync.errors import LipsyncError, MissingDependency, ValueRefused
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
@@ -120,8 +120,7 @@ def _exactly(stream: IO[bytes], size: int, deadline: float | None) -> bytes:
     descriptor = stream.fileno()
     while left:
         if deadline is not None and sys.platform != "win32":  # (select takes no pipes there)
-            ready, _, _ = select.select([descriptor], [], [], max(deadline - time.monotonic(), 0))
-            if not ready:
+            if not readable(descriptor, deadline - time.monotonic()):
                 raise TimeoutError
         chunk = os.read(descriptor, min(left, 1 << 20))
         if not chunk:

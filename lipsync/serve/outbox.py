@@ -102,7 +102,7 @@ class Outbox:
 
     def _send_now(self, text: str) -> bool:
         """Send at once if that keeps the order and cannot block; ``False`` to queue it."""
-        import select
+        from lipsync._ready import writable
 
         if not self.sending.acquire(blocking=False):
             return False
@@ -111,7 +111,7 @@ class Outbox:
                 if self.pending:
                     return False
             try:
-                _, room, _ = select.select([], [self.connection.socket], [], 0)
+                room = writable(self.connection.socket, 0)
             except (OSError, ValueError):  # closed under us
                 return False
             if room:

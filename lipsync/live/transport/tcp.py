@@ -8,11 +8,11 @@ its socket buffer full) costs at most ``send_timeout``, then counts as a drop.
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
 import time
 
+from lipsync._ready import readable, writable
 from lipsync.errors import AgentUnreachable, TransportError
 from lipsync.live.transport.base import LineSplitter, Transport
 
@@ -100,8 +100,7 @@ class TcpTransport(Transport):
                 self._reconnected()
                 continue
             try:
-                readable, _, _ = select.select([sock], [], [], 0.1)
-                data = sock.recv(65536) if readable else None
+                data = sock.recv(65536) if readable(sock, 0.1) else None
             except (OSError, ValueError):
                 data = b""
             if data is None:
@@ -137,8 +136,7 @@ class TcpTransport(Transport):
             try:
                 while view:
                     remaining = deadline - time.monotonic()
-                    _, writable, _ = select.select([], [sock], [], max(remaining, 0))
-                    if not writable:
+                    if not writable(sock, remaining):
                         raise TransportError(
                             f"lipsync: the agent at {self.url} stopped reading for {self.send_timeout} s"
                         )
