@@ -29,10 +29,31 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["STREAM_WARP", "heard_pieces"]
+__all__ = ["LIVE_LOOKAHEAD", "LOOKAHEAD", "MAX_LOOKAHEAD", "MIN_LOOKAHEAD", "STREAM_WARP", "heard_pieces",
+           "stream_settings"]
 
 #: How much a stream is slowed down for the model: its pitch is not known when it starts.
 STREAM_WARP = 1.05
+#: How long a stream's sound is held back by default (seconds): what the accuracy needs.
+LOOKAHEAD = 0.4
+#: The default for a live voice (``lipsync listen``), which is not ours to hold back.
+LIVE_LOOKAHEAD = 0.15
+MIN_LOOKAHEAD, MAX_LOOKAHEAD = 0.1, 2.0
+
+
+def stream_settings(lookahead: float) -> StreamSettings:
+    """The recogniser's settings for a stream whose sound is held back ``lookahead`` seconds.
+
+    A frame is committed ``commit_lag`` after it arrived plus up to a ``hop`` (it waits for
+    the next run) plus the run itself and the chunk it came in: the lag is what the hold-back
+    leaves after the hop and a margin for the rest. Short look-aheads run more often, over a
+    shorter window (the same CPU, about 0.35 of a core).
+    """
+    if not MIN_LOOKAHEAD <= lookahead <= MAX_LOOKAHEAD:
+        raise ValueRefused(f"look-ahead {lookahead * 1000:g} ms is out of range ({MIN_LOOKAHEAD * 1000:g} to "
+                           f"{MAX_LOOKAHEAD * 1000:g} ms)")
+    hop, window, margin = (0.1, 2.0, 0.07) if lookahead >= 0.3 else (0.05, 1.0, 0.04)
+    return StreamSettings(commit_lag=round(lookahead - hop - margin, 3), hop=hop, window=window)
 
 
 class _Cutter:

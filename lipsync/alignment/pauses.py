@@ -41,7 +41,7 @@ def kind_of(name: str) -> str:
 
 
 def _onsets() -> dict[str, int]:
-    return {"vowel": 4, "voiceless-stop": 6, "voiced-stop": 3, "consonant": 5, "N": 4, "cl": 4, "devoiced": 4}
+    return {"vowel": 5, "voiceless-stop": 7, "voiced-stop": 3, "consonant": 6, "N": 4, "cl": 4, "devoiced": 4}
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class EdgeSettings:
     """How far edges move (frames), by the kind of phoneme beside the pause."""
 
     onset: dict[str, int] = field(default_factory=_onsets)
-    final_scale: dict[str, float] = field(default_factory=lambda: {"vowel": 1.4, "devoiced": 1.5, "N": 1.3})
+    final_scale: dict[str, float] = field(default_factory=lambda: {"vowel": 1.3, "devoiced": 1.5, "N": 1.3})
     final_add: dict[str, int] = field(default_factory=lambda: {"vowel": 2, "devoiced": -2, "N": 3})
     keep_pause: int = 5
 

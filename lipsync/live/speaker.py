@@ -33,16 +33,18 @@ import functools
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from lipsync.alignment.heard import LOOKAHEAD, stream_settings
 from lipsync.errors import ValueRefused
 from lipsync.live.agent import NO_EVENT_AFTER
 from lipsync.live.audio import Output, open_output
 from lipsync.live.clock import Clock, MonotonicClock
 from lipsync.live.link import GREETING_TIMEOUT, AgentLink
-from lipsync.live.run import MAX_AHEAD, Job, Run, speech_source, wait_in_slices
+from lipsync.live.run import MAX_AHEAD, Job, Run, wait_in_slices
+from lipsync.live.sources import Speech, speech_source
 from lipsync.live.transport import DEFAULT_URL, Transport, open_transport
 from lipsync.live.utterance import Utterance
 from lipsync.maps.lipmap import LipMap
@@ -239,7 +241,7 @@ class Speaker:
 
     def say(
         self,
-        speech: str | Iterable[str] | Iterable[tuple[Audio, str]] | Audio,
+        speech: Speech,
         timeline: Timeline | None = None,
         *,
         text: str | None = None,
@@ -249,12 +251,18 @@ class Speaker:
         on_weights: WeightsCallback | None = None,
         on_piece: PieceCallback | None = None,
         silent: bool = False,
+        lookahead: float | None = None,
     ) -> Utterance:
         """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
 
         Any voice: ``say(audio, text=...)`` aligns the audio to the text it says, and an
         iterator of ``(audio, text)`` pieces plays them gaplessly, each aligned while the one
-        before plays. ``interrupt=True`` stops what is playing and drops what is queued first.
+        before plays. Without text: ``say(audio)`` hears the phonemes in a recording
+        (``lipsync.alignment.recognize``), and an iterator of ``Audio`` chunks is a stream
+        heard as it comes (a TTS or speech-to-speech pipe), its sound held back ``lookahead``
+        seconds (default 0.4) so that the mouth is on time. When the text is known, give it:
+        aligned speech is more accurate. ``interrupt=True`` stops what is playing and drops
+        what is queued first.
         For this utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines
         keep the speaker's map), ``fps`` and ``on_weights`` replace the speaker's;
         ``on_piece(t, piece)`` hears each piece as it is queued (``t``: when its first sample
@@ -265,10 +273,16 @@ class Speaker:
         if fps is not None and not fps > 0:
             raise ValueRefused(f"fps must be above 0, not {fps}")
         source = speech_source(speech, timeline, text)
+        if lookahead is not None:
+            if isinstance(source, (str, Audio, Piece)):
+                raise ValueRefused("lookahead= goes with a stream of audio chunks: say(chunks, "
+                                   "lookahead=...)")
+            stream_settings(lookahead)  # checks its range now
         job = Job(
             source=source, lipmap=lipmap or self.lipmap, agent_map=self.lipmap, fps=fps or self.fps,
             on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent,
             unknown=self.unknown, voice=self.voice, speed=self.speed, half_tone=self.half_tone,
+            lookahead=LOOKAHEAD if lookahead is None else lookahead,
         )
         with self._state:
             if self._closing or self._worker is None:

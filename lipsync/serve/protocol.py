@@ -1,7 +1,9 @@
 """The serve protocol: JSON text frames, each one message with a ``type``; requests checked here.
 
-Client to server: ``say`` and ``stop``. Server to client: ``hello`` (on connect), ``started``,
-``frame`` (``"audio": "local"``), ``speech`` (``"audio": "client"``), ``ended`` and ``error``.
+Client to server: ``say``, ``pcm`` and ``stop``; binary frames carry the raw PCM of the
+client's open stream (a ``say`` with ``pcm``, heard as it comes). Server to client: ``hello``
+(on connect), ``started``, ``frame`` (``"audio": "local"`` or ``"none"``), ``speech``
+(``"audio": "client"``), ``ended`` and ``error``.
 Every message about a request carries that request's ``id`` (the client's, or one the server
 gives when the client sent none). An error is ``{"type": "error", "code", "message", "id"?}``:
 ``code`` is one of ``CODES`` for programs, ``message`` a sentence for people. ``schema.json``
@@ -21,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lipsync.errors import LipsyncError
-from lipsync.sound import Audio
+from lipsync.sound import MAX_CHANNELS, MAX_RATE, MIN_RATE, Audio
 from lipsync.timeline import Timeline
 
 __all__ = [
-    "CODES", "MAX_MESSAGE", "MAX_TEXT", "PATH", "ProtocolError", "SayRequest", "error", "parse_request",
+    "CODES", "MAX_MESSAGE", "MAX_TEXT", "PATH", "PcmMessage", "ProtocolError", "SayRequest", "StreamFormat",
+    "error", "parse_request",
 ]
 
 #: The WebSocket endpoint.
@@ -47,9 +50,11 @@ CODES = (
 )
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}\Z")
 _FIELDS = {
-    "say": {"type", "id", "text", "wav", "labels", "interrupt", "map", "fps", "audio"},
+    "say": {"type", "id", "text", "wav", "labels", "interrupt", "map", "fps", "audio", "pcm", "lookahead"},
+    "pcm": {"type", "id", "data", "end"},
     "stop": {"type", "id"},
 }
+_MODES = ("local", "client", "none")
 
 
 class ProtocolError(LipsyncError):
@@ -75,8 +80,16 @@ def error(code: str, message: str, request_id: str | None = None) -> dict[str, A
 
 
 @dataclass(frozen=True)
+class StreamFormat:
+    """The raw PCM a streamed ``say`` brings: 16-bit little-endian, ``channels`` interleaved."""
+
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
 class SayRequest:
-    """A checked ``say``: text, or audio with its text or timeline."""
+    """A checked ``say``: text, audio with its text or timeline, audio alone, or a stream."""
 
     id: str | None
     text: str | None
@@ -86,12 +99,25 @@ class SayRequest:
     map: str | None
     fps: float | None  # None: the server's own (``--fps``)
     audio_mode: str
+    stream: StreamFormat | None = None
+    lookahead: float | None = None  # seconds; None: the default
 
 
-def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | None]:
-    """``(type, id, say request or None)`` of one frame; ``ProtocolError`` if it is refused."""
+@dataclass(frozen=True)
+class PcmMessage:
+    """A checked ``pcm``: more of the open stream's audio (raw bytes), and whether it ends."""
+
+    data: bytes
+    end: bool
+
+
+def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | PcmMessage | None]:
+    """``(type, id, say or pcm request, or None)`` of one frame; ``ProtocolError`` if it is refused.
+
+    A binary frame is ``("pcm", None, PcmMessage(frame, False))``: raw PCM for the open stream.
+    """
     if isinstance(frame, bytes):
-        raise ProtocolError("bad_json", "expected a JSON text frame, got a binary one")
+        return "pcm", None, PcmMessage(frame, False)
     try:
         message = json.loads(frame)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -104,14 +130,28 @@ def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | Non
         raise ProtocolError("bad_message", "\"id\" must be 1-64 letters, digits or _.:-")
     kind = message.get("type")
     if kind not in _FIELDS:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}: expected say or stop",
+        raise ProtocolError("unknown_type", f"unknown message type {kind!r}: expected say, pcm or stop",
                             request_id)
     extra = sorted(set(message) - _FIELDS[kind])
     if extra:
         raise ProtocolError("bad_message", f"{kind} has no field {extra[0]!r}", request_id)
     if kind == "stop":
         return kind, request_id, None
+    if kind == "pcm":
+        return kind, request_id, _pcm(message, request_id)
     return kind, request_id, _say(message, request_id)
+
+
+def _pcm(message: dict[str, Any], request_id: str | None) -> PcmMessage:
+    data = _field(message, "data", str, request_id)
+    end = _field(message, "end", bool, request_id) or False
+    if data is None and not end:
+        raise ProtocolError("bad_message", "pcm needs \"data\" (base64 PCM) or \"end\": true", request_id)
+    try:
+        raw = base64.b64decode(data or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError("bad_speech", f"\"data\" is not base64: {exc}", request_id) from None
+    return PcmMessage(raw, end)
 
 
 def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], request_id: str | None) -> Any:
@@ -129,9 +169,16 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
     lipmap = _field(message, "map", str, request_id)
     fps = _field(message, "fps", (int, float), request_id)
     mode = _field(message, "audio", str, request_id) or "local"
-    if mode not in ("local", "client"):
-        raise ProtocolError("bad_message", f"\"audio\" must be \"local\" or \"client\", not {mode!r}",
+    if mode not in _MODES:
+        raise ProtocolError("bad_message", f"\"audio\" must be \"local\", \"client\" or \"none\", not "
+                            f"{mode!r}", request_id)
+    stream = _stream(_field(message, "pcm", dict, request_id), request_id)
+    lookahead = _field(message, "lookahead", (int, float), request_id)
+    if lookahead is not None and not (math.isfinite(lookahead) and 100 <= lookahead <= 2000):
+        raise ProtocolError("bad_message", f"\"lookahead\" must be 100 to 2000 (ms), not {lookahead}",
                             request_id)
+    if lookahead is not None and stream is None:
+        raise ProtocolError("bad_message", "\"lookahead\" goes with a \"pcm\" stream", request_id)
     if fps is not None and not (math.isfinite(fps) and 1 <= fps <= 240):
         raise ProtocolError("bad_message", f"\"fps\" must be 1 to 240, not {fps}", request_id)
     if lipmap is not None and not (0 < len(lipmap) <= 4096):
@@ -139,23 +186,41 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
     if text is not None and (not text.strip() or len(text) > MAX_TEXT):
         raise ProtocolError("bad_speech", f"\"text\" must hold 1 to {MAX_TEXT} characters", request_id)
     audio = timeline = None
-    if wav is None:
+    if stream is not None:
+        if wav is not None or text is not None or labels is not None:
+            raise ProtocolError("bad_message", "a \"pcm\" stream is the speech itself: no \"text\", "
+                                "\"wav\" or \"labels\" with it", request_id)
+    elif wav is None:
         if text is None:
-            raise ProtocolError("bad_message", "say needs \"text\", or \"wav\" with \"text\" or \"labels\"",
-                                request_id)
+            raise ProtocolError("bad_message", "say needs \"text\", \"wav\" (with its \"text\" or "
+                                "\"labels\", or alone) or \"pcm\"", request_id)
         if labels is not None:
             raise ProtocolError("bad_message", "\"labels\" go with \"wav\"", request_id)
     else:
         audio = _wav(wav, request_id)
-        if labels is None and text is None:
-            raise ProtocolError("bad_message", "\"wav\" needs its \"text\" (to align) or its \"labels\" "
-                                "(a label file's text)", request_id)
         if labels is not None:
             timeline = _labels(labels, request_id)
-        else:
-            timeline = _aligned(audio, text or "", request_id)
+        elif text is not None:
+            timeline = _aligned(audio, text, request_id)
+        # "wav" alone: heard without its text, as it plays
     rate = None if fps is None else float(fps)
-    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode)
+    return SayRequest(request_id, text, audio, timeline, interrupt, lipmap, rate, mode, stream,
+                      None if lookahead is None else lookahead / 1000)
+
+
+def _stream(given: dict[str, Any] | None, request_id: str | None) -> StreamFormat | None:
+    if given is None:
+        return None
+    rate, channels = given.get("sample_rate"), given.get("channels", 1)
+    extra = sorted(set(given) - {"sample_rate", "channels"})
+    if extra:
+        raise ProtocolError("bad_message", f"\"pcm\" has no field {extra[0]!r}", request_id)
+    if not (isinstance(rate, int) and not isinstance(rate, bool) and MIN_RATE <= rate <= MAX_RATE):
+        raise ProtocolError("bad_message", f"\"pcm\" needs its \"sample_rate\": {MIN_RATE} to {MAX_RATE}",
+                            request_id)
+    if not (isinstance(channels, int) and not isinstance(channels, bool) and 1 <= channels <= MAX_CHANNELS):
+        raise ProtocolError("bad_message", f"\"pcm\" \"channels\" must be 1 to {MAX_CHANNELS}", request_id)
+    return StreamFormat(rate, channels)
 
 
 def _wav(data: str, request_id: str | None) -> Audio:

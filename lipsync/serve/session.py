@@ -19,7 +19,8 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lipsync.errors import LipsyncError
-from lipsync.serve.protocol import PATH, ProtocolError, SayRequest, error, parse_request
+from lipsync.serve.feed import Feed
+from lipsync.serve.protocol import PATH, PcmMessage, ProtocolError, SayRequest, error, parse_request
 
 if TYPE_CHECKING:
     from websockets.sync.server import ServerConnection
@@ -81,6 +82,8 @@ class Session:
         self.count = threading.Lock()
         self.utterances: dict[str, Utterance] = {}
         self.lock = threading.Lock()
+        #: The client's open PCM stream (a say with "pcm"), if any.
+        self.feed: Feed | None = None
         self.tokens = float(RATE[0])
         self.refilled = time.monotonic()
         self.closed = threading.Event()
@@ -169,6 +172,9 @@ class Session:
             self.closed.set()
             with self.lock:
                 mine = list(self.utterances.values())
+                feed, self.feed = self.feed, None
+            if feed is not None:
+                feed.close()
             for utterance in mine:  # a client gone mid-speech: its speech ends with it
                 utterance.stop()
             self.outbox.put(None)
@@ -187,6 +193,9 @@ class Session:
         request_id: str | None = None
         try:
             kind, request_id, say = parse_request(frame)
+            if isinstance(say, PcmMessage):  # the open stream's audio: as often as it comes
+                self._pcm(say, request_id, binary=isinstance(frame, bytes))
+                return
             if not self._allowed():
                 raise ProtocolError("rate_limited", f"more than {RATE[1]:g} requests a second: slow down",
                                     request_id)
@@ -196,7 +205,7 @@ class Session:
                 for utterance in mine:
                     utterance.stop()
                 return
-            assert say is not None
+            assert isinstance(say, SayRequest)
             self._say(say, request_id or self.server.next_id())
         except ProtocolError as exc:
             self.send(exc.to_message())
@@ -205,6 +214,20 @@ class Session:
         except Exception as exc:  # a fault of ours: the client hears it, the connection goes on
             logger.warning("request %s failed: %r", request_id, exc)
             self.send(error("failed", f"the server could not take it: {exc}", request_id))
+
+    def _pcm(self, message: PcmMessage, request_id: str | None, *, binary: bool) -> None:
+        """More audio for the open stream (a binary frame, or a ``pcm`` message)."""
+        feed = self.feed
+        if feed is None and binary:
+            raise ProtocolError("bad_json", "expected a JSON text frame, got a binary one (binary frames "
+                                "carry the PCM of a say with \"pcm\", and none is open)")
+        if feed is None or (request_id is not None and request_id != feed.id):
+            raise ProtocolError("bad_message", "no open stream for this audio: send a say with \"pcm\" "
+                                "first", request_id)
+        if message.data:
+            feed.put(message.data)
+        if message.end:
+            feed.end()
 
     def _say(self, request: SayRequest, request_id: str) -> None:
         from lipsync.maps.resolver import resolve
@@ -215,6 +238,9 @@ class Session:
             if request_id in self.utterances:
                 raise ProtocolError("bad_message", f"id {request_id!r} is still speaking: give each say "
                                     "its own id", request_id)
+            if request.stream is not None and self.feed is not None:
+                raise ProtocolError("bad_message", f"stream {self.feed.id!r} is still open: end it "
+                                    "(pcm with \"end\": true) before another", request_id)
         lipmap = server.lipmap(request.map, request_id)
         shares = mouth_shares(lipmap) if request.audio_mode == "client" else {}
         received = server.speaker.clock.now()
@@ -244,11 +270,17 @@ class Session:
                            "weights": {m: round(w, 4) for m, w in weights.items()}}, droppable=True)
 
         source: Any = request.text if request.audio is None else request.audio
+        feed = None
+        if request.stream is not None:
+            source = feed = Feed(request_id, request.stream)
         utterance = server.speaker.say(
             source, request.timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
-            on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client)
+            on_weights=None if client and extra is None else on_weights, on_piece=on_piece,
+            silent=request.audio_mode != "local", lookahead=request.lookahead if feed is not None else None)
         with self.lock:
             self.utterances[request_id] = utterance
+            if feed is not None:
+                self.feed = feed
         threading.Thread(target=self._ended, args=(request_id, utterance), name="lipsync-serve-wait",
                          daemon=True).start()
 
@@ -263,6 +295,10 @@ class Session:
         finally:
             with self.lock:
                 self.utterances.pop(request_id, None)
+                feed = self.feed
+                if feed is not None and feed.id == request_id:
+                    self.feed = None
+                    feed.close()
             self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
 
 
