@@ -44,6 +44,9 @@ class StreamSettings:
     hop: float = 0.1
     window: float = 2.0
     level_memory: float = 10.0
+    #: Seconds of the newest audio, mirrored, heard after it (not committed): the model, which
+    #: never heard speech cut off mid-sound, takes an abrupt end for the end of an utterance.
+    mirror: float = 0.0
 
     def __post_init__(self) -> None:
         if not (0 <= self.commit_lag and 0 < self.hop and self.commit_lag + self.hop < self.window):
@@ -120,7 +123,13 @@ class StreamRecognizer:
         if len(window) == 0:
             return []
         first = start // HOP
-        trans, blank = self.model.run(fill_top(window, self.warp))
+        heard = window
+        mirror = 0 if final else min(len(window), round(self.settings.mirror * RATE) // HOP * HOP)
+        if mirror:
+            heard = np.concatenate([window, window[::-1][:mirror]])
+        trans, blank = self.model.run(fill_top(heard, self.warp))
+        if mirror:
+            trans, blank = trans[: -(mirror // HOP)], blank[: -(mirror // HOP)]
         frames = len(blank)
         newest = first + frames
         levels = frame_levels(window, frames)

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lipsync.cli.heard import NO_TEXT
 from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import Progress, long_text_note
 from lipsync.cli.speech import add_source_arguments
@@ -88,7 +89,8 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     p = commands.add_parser(
         "export", help="write speech as VMD, Rhubarb, curves or label files",
         description="Write the mouth motion of speech (text, labels, a sequence, or audio with its "
-        "text) as a file other tools read: " + ", ".join(FORMATS) + ". The format follows OUT's "
+        "text, or --wav AUDIO alone: " + NO_TEXT + ") as a file other tools read: "
+        + ", ".join(FORMATS) + ". The format follows OUT's "
         "extension (.vmd, .json = curves-json, .csv, .tsv = rhubarb-tsv, .lab, .TextGrid, "
         ".txt = audacity) unless --to-format is given. Without --map, VMD uses the mmd map, the "
         "Rhubarb formats the rhubarb map, the others mmdagent.",
@@ -100,7 +102,8 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
                    help="curves samples per second (default 60)")
     p.add_argument("--vmd-model", default="", metavar="NAME", help="model name in the VMD header")
     p.add_argument("--batch", type=Path, metavar="LIST.tsv",
-                   help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT")
+                   help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT (an audio row "
+                   "with - for TEXT is heard without it)")
     p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                    help="processes for --batch (default: every core)")
     p.set_defaults(handler=_export)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
+from lipsync.cli.heard import NO_TEXT
 from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import long_text_note
 from lipsync.labels import FORMATS
@@ -34,7 +35,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
         parser.add_argument("--sequence", metavar="SEQ", help="a LIPSYNC sequence: sil,187,k,75,...")
     parser.add_argument("--wav", type=Path, metavar="AUDIO",
                         help="recorded speech (WAV, FLAC, MP3, Ogg), timed by --labels, --sequence, "
-                        "or aligned to --text, --kana or --phonemes")
+                        "aligned to --text, --kana or --phonemes, or alone: " + NO_TEXT)
     parser.add_argument("--text", dest="spoken", metavar="TEXT", help="the text --wav says (to align)")
     parser.add_argument("--kana", metavar="KANA", help="the reading --wav says, in kana (to align)")
     parser.add_argument("--phonemes", metavar="PHONEMES", help='the phonemes --wav says: "pau k o N ..."')
@@ -75,6 +76,12 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
             args.labels, args.label_format, tier=args.tier, voice=args.voice, speed=args.speed
         )
         name = str(args.labels)
+    elif args.sequence is None:  # no text, no labels: the phonemes heard in the audio alone
+        from lipsync.alignment.recognize import recognize
+
+        if args.fit:
+            raise UsageError("--fit re-aligns --labels or --sequence: give them with --wav")
+        return audio, recognize(audio)
     else:
         timeline = Timeline.from_sequence(args.sequence)
         name = "the sequence"
@@ -111,8 +118,9 @@ def load_speech(
     else:
         if args.text is not None:
             raise UsageError("TEXT is synthesised by Open JTalk; for the text --wav says, use --text TEXT")
-        if len(sources) + len(said) != 1:
-            raise UsageError("--wav AUDIO needs one of --labels, --sequence, --text, --kana or --phonemes")
+        if len(sources) + len(said) > 1:
+            raise UsageError("--wav AUDIO takes one of --labels, --sequence, --text, --kana or --phonemes "
+                             "(or none: heard without its text)")
     lipmap = load_map(args.map)
     audio: Audio | None = None
     if args.wav is not None:

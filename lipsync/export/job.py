@@ -22,11 +22,13 @@ __all__ = ["ExportJob", "job_timeline", "run"]
 
 @dataclass(frozen=True)
 class ExportJob:
-    """What one ``lipsync export`` does. Give exactly one of ``text``, ``labels``, ``sequence``.
+    """What one ``lipsync export`` does. Give exactly one of ``text``, ``labels``, ``sequence``,
+    or ``wav`` alone.
 
     ``wav`` is the speech's audio (any format ``Audio.load`` reads): with ``text``, the text
-    is aligned to it (``lipsync.align``, any voice); with ``labels`` or ``sequence`` it gives
-    Rhubarb's ``soundFile`` and duration.
+    is aligned to it (``lipsync.align``, any voice); alone, its phonemes are heard without the
+    text (``lipsync.alignment.recognize``: less accurate, for recordings without a transcript);
+    with ``labels`` or ``sequence`` it gives Rhubarb's ``soundFile`` and duration.
     """
 
     output: Path
@@ -52,8 +54,8 @@ class ExportJob:
 def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
     """The job's timeline (names as the source gives them) and its audio's length, if known."""
     given = [n for n in ("text", "labels", "sequence") if getattr(job, n) is not None]
-    if len(given) != 1:
-        raise ValueRefused("give exactly one of TEXT, --labels FILE or --sequence SEQ")
+    if len(given) != 1 and not (job.wav is not None and not given):
+        raise ValueRefused("give exactly one of TEXT, --labels FILE, --sequence SEQ or --wav AUDIO alone")
     duration: float | None = None
     if job.wav is not None:
         from lipsync.sound import Audio
@@ -64,6 +66,10 @@ def job_timeline(job: ExportJob) -> tuple[Timeline, float | None]:
             from lipsync.alignment.aligner import align
 
             return align(audio, job.text), duration
+        if not given:  # no transcript: the phonemes heard in the audio alone
+            from lipsync.alignment.recognize import recognize
+
+            return recognize(audio), duration
     if job.text is not None:
         from lipsync.speech.synthesis import durations
 

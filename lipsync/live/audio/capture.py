@@ -27,11 +27,12 @@ PERIOD = 0.01
 
 
 class Capture:
-    """Chunks of recorded audio as they come; ``close()`` ends the iteration."""
+    """Chunks of recorded audio as they come, at ``rate`` Hz; ``close()`` ends the iteration."""
 
     name = "capture"
 
-    def __init__(self) -> None:
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
         self.closed = threading.Event()
 
     def __iter__(self) -> Iterator[Audio]:
@@ -53,8 +54,8 @@ class FileCapture(Capture):
     name = "file"
 
     def __init__(self, path: str | Path, *, clock: Clock | None = None, period: float = PERIOD) -> None:
-        super().__init__()
         self.audio = Audio.load(path)
+        super().__init__(self.audio.sample_rate)
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.step = max(1, round(period * self.audio.sample_rate))
 
@@ -75,12 +76,11 @@ class MiniaudioCapture(Capture):
     name = "miniaudio"
 
     def __init__(self, *, rate: int = 16000, period: float = PERIOD) -> None:
-        super().__init__()
+        super().__init__(rate)
         try:
             import miniaudio
         except ImportError as exc:
             raise MissingDependency.needs("miniaudio") from exc
-        self.rate = rate
         self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=1000)
         try:
             self._device: Any = miniaudio.CaptureDevice(
