@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from recognition import CACHE, Score, Utterance, utterances, with_noise
+from recognition import CACHE, ROOT, Utterance, utterances, with_noise
+
+sys.path.insert(0, str(ROOT / "tests"))
+from mouth import Score
 
 from lipsync.alignment.hearing import Settings, decode_whole, join_spans, spans_timeline
 from lipsync.alignment.model import RATE, load_model
@@ -56,7 +59,8 @@ def condition(name: str, snr: float | None, warp: float | None = None,
     samples = [warped(x, w) for x, w in zip(plain, warps, strict=True)]
     if path.exists():
         data = np.load(path)
-        outputs = [(data[f"t{k}"].astype(np.float32), data[f"b{k}"].astype(np.float32)) for k in range(len(samples))]
+        outputs = [(data[f"t{k}"].astype(np.float32), data[f"b{k}"].astype(np.float32))
+                   for k in range(len(samples))]
     else:
         model = load_model()
         outputs = [model.run(fill_top(s, w)) for s, w in zip(samples, warps, strict=True)]
@@ -67,7 +71,9 @@ def condition(name: str, snr: float | None, warp: float | None = None,
             for u, a, s, (t, b), w in zip(sentences, delivered, samples, outputs, warps, strict=True)]
 
 
-def offline(heard: list[Heard], settings: Settings | None = None, by: str | None = None) -> Score | dict[str, Score]:
+def offline(
+    heard: list[Heard], settings: Settings | None = None, by: str | None = None,
+) -> Score | dict[str, Score]:
     """Each utterance decoded whole."""
     s = settings or Settings()
     transitions = load_model().transitions

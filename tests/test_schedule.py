@@ -13,7 +13,7 @@ from fractions import Fraction
 import pytest
 
 from lipsync.live.agent import NO_EVENT_AFTER, Answers, Lips
-from lipsync.live.schedule import SampleTime, Schedule, shorten_pause
+from lipsync.live.schedule import SampleTime, Schedule, release_wait, shorten_pause
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -168,3 +168,13 @@ def test_lips_move_until_their_chunk_ends_and_a_reconnection_gets_the_rest() -> 
     lips.awaiting()
     assert lips.moving(1e9)
     assert lips.clear() == math.inf and not lips.moving(0.0)
+
+
+def test_a_streamed_piece_waits_for_its_release_unless_queued_sound_outlasts_it() -> None:
+    # Heard at 10.0 s with a 0.4 s look-ahead: it may sound from 10.4 s on.
+    assert release_wait(10.4, now=10.1, queued_until=None) == pytest.approx(0.3)  # idle output: wait
+    assert release_wait(10.4, now=10.1, queued_until=10.2) == pytest.approx(0.3)  # ends too soon: wait
+    assert release_wait(10.4, now=10.1, queued_until=10.4) == 0.0  # follows the queued sound
+    assert release_wait(10.4, now=10.5, queued_until=None) == 0.0  # late already: at once
+    assert release_wait(None, now=10.1, queued_until=None) == 0.0  # not a stream
+

@@ -38,7 +38,7 @@ STREAM_WARP = 1.05
 LOOKAHEAD = 0.4
 #: The default for a live voice (``lipsync listen``), which is not ours to hold back.
 LIVE_LOOKAHEAD = 0.15
-MIN_LOOKAHEAD, MAX_LOOKAHEAD = 0.1, 2.0
+MIN_LOOKAHEAD, MAX_LOOKAHEAD = 0.1, 2.0  # seconds
 
 
 def stream_settings(lookahead: float) -> StreamSettings:
@@ -46,14 +46,17 @@ def stream_settings(lookahead: float) -> StreamSettings:
 
     A frame is committed ``commit_lag`` after it arrived plus up to a ``hop`` (it waits for
     the next run) plus the run itself and the chunk it came in: the lag is what the hold-back
-    leaves after the hop and a margin for the rest. Short look-aheads run more often, over a
-    shorter window (the same CPU, about 0.35 of a core).
+    leaves after the hop and a margin for the rest. From 0.3 s on, a run every 100 ms over
+    2 s (about a third of a core); shorter look-aheads run every 30 ms over 0.6 s, the newest
+    audio mirrored after it (about half a core): the model takes an abrupt end for the end of
+    an utterance. Chosen on the tuning set (bench/recognition.py).
     """
     if not MIN_LOOKAHEAD <= lookahead <= MAX_LOOKAHEAD:
         raise ValueRefused(f"look-ahead {lookahead * 1000:g} ms is out of range ({MIN_LOOKAHEAD * 1000:g} to "
                            f"{MAX_LOOKAHEAD * 1000:g} ms)")
-    hop, window, margin = (0.1, 2.0, 0.07) if lookahead >= 0.3 else (0.05, 1.0, 0.04)
-    return StreamSettings(commit_lag=round(lookahead - hop - margin, 3), hop=hop, window=window)
+    if lookahead >= 0.3:
+        return StreamSettings(commit_lag=round(lookahead - 0.17, 3), hop=0.1, window=2.0)
+    return StreamSettings(commit_lag=round(lookahead - 0.055, 3), hop=0.03, window=0.6, mirror=0.1)
 
 
 class _Cutter:
@@ -123,7 +126,8 @@ def heard_pieces(
 
     s = settings or Settings()
     heard = StreamSettings(commit_lag=stream.commit_lag * warp, hop=stream.hop * warp,
-                           window=stream.window * warp, level_memory=stream.level_memory * warp)
+                           window=stream.window * warp, level_memory=stream.level_memory * warp,
+                           mirror=stream.mirror * warp)
     recognizer = StreamRecognizer(load_model(), heard, search=s.search, gate=s.gate, edges=s.edges,
                                   warp=warp)
     cutter = _Cutter(rate, warp)

@@ -6,7 +6,8 @@ socket, a device) never stops the rest. ``Incoming`` notes the clock time each c
 (the sound is held back from then, ``lipsync.live.schedule.release_wait``), and when nothing
 has come for ``idle`` seconds after some audio it hands on one empty chunk: the recogniser
 then commits what it heard (``lipsync.alignment.heard``), so the end of a reply plays before
-the next one starts. A source that is a list is all there already: it is read directly.
+the next one starts. A source that is a list is all there already: it is read directly, and
+every chunk of it arrived when the first was read.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ class Incoming:
         return self._arrivals[0][1] if self._arrivals else None
 
     def __iter__(self) -> Iterator[Audio]:
-        if isinstance(self.source, Sequence):
+        if isinstance(self.source, Sequence):  # all there already: it all arrived now
+            began = self.clock.now()
             for chunk in self.source:
-                self._note(chunk, self.clock.now())
+                self._note(chunk, began)
                 yield chunk
             return
         reader = threading.Thread(target=self._read, name="lipsync-incoming", daemon=True)
