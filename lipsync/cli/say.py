@@ -77,8 +77,8 @@ def _say(args: argparse.Namespace) -> int:
             ("--voice", args.voice, None), ("--speed", args.speed, 1.0), ("--half-tone", args.half_tone, 0.0),
         ) if value != default]
         if ignored:
-            raise UsageError(f"{', '.join(ignored)} shape synthesised speech: they do not apply to recorded "
-                             "speech")
+            given = "--pcm" if args.pcm is not None else "--wav"
+            raise UsageError(f"{', '.join(ignored)} shape synthesised speech: they do not apply to {given}")
     if args.pcm is not None:
         lipmap = load_map(args.map)
         source = pcm_chunks(args.pcm, round(args.rate or 0), args.channels)
