@@ -139,16 +139,18 @@ def test_a_live_voice_moves_the_lips_a_lookahead_behind(speech, tmp_path):
 
     pieces: list[tuple[float, Piece]] = []
     with speaker:
-        utterance = speaker.say(recorded(), silent=True, lookahead=0.2,
+        utterance = speaker.say(recorded(), live=True, lookahead=0.2,
                                 on_piece=lambda at, piece: pieces.append((at, piece)))
         assert utterance.wait(60)
-    # No piece sounds (silently: the voice is in the room already) before its first sample
-    # came and the look-ahead passed; each START leaves on its piece's first sample.
+    # No piece sounds (silently: the voice is in the room already) before its samples came
+    # and the look-ahead passed (one that came late skipped what it missed: its samples are
+    # later ones still; the stand-in, on the virtual clock, races ahead of the recogniser);
+    # each START leaves on its piece's first sample.
     at = Fraction(0)
     for played, piece in pieces:
         came = next(when for end, when in arrived if end > at)
         assert played >= came + 0.2 - 1 / RATE
         at += piece.audio.duration
-    assert at == audio.duration
+    assert at <= audio.duration
     spoken = [at for at, piece in pieces if set(piece.timeline.names) - PAUSES]
     assert [when for when, _ in agent.sent] == spoken and spoken

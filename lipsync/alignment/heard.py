@@ -41,7 +41,7 @@ LIVE_LOOKAHEAD = 0.15
 MIN_LOOKAHEAD, MAX_LOOKAHEAD = 0.1, 2.0  # seconds
 
 
-def stream_settings(lookahead: float) -> StreamSettings:
+def stream_settings(lookahead: float, *, live: bool = False) -> StreamSettings:
     """The recogniser's settings for a stream whose sound is held back ``lookahead`` seconds.
 
     A frame is committed ``commit_lag`` after it arrived plus up to a ``hop`` (it waits for
@@ -49,14 +49,16 @@ def stream_settings(lookahead: float) -> StreamSettings:
     leaves after the hop and a margin for the rest. From 0.3 s on, a run every 100 ms over
     2 s (about a third of a core); shorter look-aheads run every 30 ms over 0.6 s, the newest
     audio mirrored after it (about half a core): the model takes an abrupt end for the end of
-    an utterance. Chosen on the tuning set (bench/recognition.py).
+    an utterance. A ``live`` voice (never played; a late piece skips ahead) leaves a margin
+    for the run alone. Chosen on the tuning set (bench/recognition.py).
     """
     if not MIN_LOOKAHEAD <= lookahead <= MAX_LOOKAHEAD:
         raise ValueRefused(f"look-ahead {lookahead * 1000:g} ms is out of range ({MIN_LOOKAHEAD * 1000:g} to "
                            f"{MAX_LOOKAHEAD * 1000:g} ms)")
     if lookahead >= 0.3:
         return StreamSettings(commit_lag=round(lookahead - 0.17, 3), hop=0.1, window=2.0)
-    return StreamSettings(commit_lag=round(lookahead - 0.055, 3), hop=0.03, window=0.6, mirror=0.1)
+    margin = 0.015 if live else 0.025
+    return StreamSettings(commit_lag=round(lookahead - 0.03 - margin, 3), hop=0.03, window=0.6, mirror=0.1)
 
 
 class _Cutter:

@@ -37,7 +37,7 @@ def _listen(args: argparse.Namespace) -> int:
     preload()
     with open_capture(args.input) as capture:
         speak_with(args, alias, lipmap,
-                   lambda speaker: speaker.say(capture, silent=True, lookahead=lookahead),
+                   lambda speaker: speaker.say(capture, live=True, lookahead=lookahead),
                    audio="null", sync="clock")
     return 0
 

@@ -20,7 +20,6 @@ from lipsync.live.audio import OUTPUTS
 from lipsync.live.transport import DEFAULT_URL, open_transport
 from lipsync.maps.named import load_map
 from lipsync.names import check_alias
-from lipsync.timeline import PAUSES
 
 if TYPE_CHECKING:
     from lipsync.live.speaker import Speaker, Utterance
@@ -51,6 +50,7 @@ def _stdin_text() -> Iterator[str]:
 
 def _say(args: argparse.Namespace) -> int:
     from lipsync.speech.pieces import speakable
+    from lipsync.timeline import PAUSES
 
     if args.server is not None:
         from lipsync.cli.say_server import say_via_server

@@ -7,6 +7,6 @@
   threads and I/O that carry the schedule out; ``sources``: what a ``say()`` speaks and the
   pieces it becomes; ``incoming``: a stream's audio chunks as they arrive (and pause).
 - ``clock``: clocks (monotonic, virtual for tests); ``audio``: outputs (miniaudio,
-  simpleaudio, null) and capture inputs (miniaudio, a file as a stand-in); ``transport``: connections to the agent (TCP, WebSocket, stdout, memory)
-  and VMC.
+  simpleaudio, null) and capture inputs (miniaudio, a file as a stand-in); ``transport``:
+  connections to the agent (TCP, WebSocket, stdout, memory) and VMC.
 """

@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from lipsync.live.link import POLL
-from lipsync.live.schedule import Action, Schedule, release_wait, shorten_pause
+from lipsync.live.schedule import Action, Schedule, late_by, release_wait, shorten_pause, skip_start
 from lipsync.live.sources import Ready, Source, source_pieces, speech_source
 from lipsync.maps.resolver import resolve
 from lipsync.sound import Audio
@@ -71,6 +71,8 @@ class Job:
     half_tone: float
     #: How long a stream's sound is held back for the recogniser (seconds).
     lookahead: float = 0.0
+    #: A live voice: never played (silent), and a piece that comes late skips ahead.
+    live: bool = False
     #: Set when the utterance is stopped, or ends early (an error).
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: Whether it was cut short by a stop (not by an error).
@@ -126,7 +128,7 @@ class Run:
         job = self.job
         try:
             items, incoming = source_pieces(job.source, rate=self.rate, clock=self.clock,
-                                            cancelled=job.cancelled, lookahead=job.lookahead,
+                                            cancelled=job.cancelled, lookahead=job.lookahead, live=job.live,
                                             voice=job.voice, speed=job.speed, half_tone=job.half_tone)
             heard = Fraction(0)
             for piece in items:
@@ -234,14 +236,20 @@ class Run:
             block = False
             if self._release_wait(self.held) > 0:
                 return False
-            piece, _ = self.held
+            piece, release = self.held
             self.held = None
+            if self.job.live:  # the mouth never falls further behind a live voice
+                late = late_by(release, self.clock.now(), self._queued_until())
+                piece = Piece(*skip_start(piece.audio, piece.timeline, late)) if late else piece
             self._add(piece)
 
     def _release_wait(self, ready: Ready) -> float:
         """How long a piece still waits for its release (0: queue it now)."""
-        end = self.output.sample_time(self.output.end()) if self.schedule.origin is not None else None
-        return release_wait(ready[1], self.clock.now(), end)
+        return release_wait(ready[1], self.clock.now(), self._queued_until())
+
+    def _queued_until(self) -> float | None:
+        """When the sound queued so far ends (``None``: nothing of this utterance queued yet)."""
+        return self.output.sample_time(self.output.end()) if self.schedule.origin is not None else None
 
     def _add(self, piece: Piece) -> None:
         job, link, schedule = self.job, self.link, self.schedule

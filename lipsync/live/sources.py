@@ -65,7 +65,7 @@ def _peek(source: Iterable[Any]) -> tuple[str, Iterable[Any]]:
 
 def source_pieces(
     source: Source, *, rate: int, clock: Clock, cancelled: threading.Event, lookahead: float,
-    voice: str | Path | None, speed: float, half_tone: float,
+    live: bool = False, voice: str | Path | None, speed: float, half_tone: float,
 ) -> tuple[Iterable[Piece], Incoming | None]:
     """The pieces ``source`` makes (at ``rate`` where the source is heard), made lazily, and
     the stream they come from, when they do (its arrivals time their release)."""
@@ -88,7 +88,7 @@ def source_pieces(
         from lipsync.alignment.heard import heard_pieces, stream_settings
 
         incoming = Incoming(rest, clock, cancelled)
-        return heard_pieces(incoming, rate=rate, stream=stream_settings(lookahead)), incoming
+        return heard_pieces(incoming, rate=rate, stream=stream_settings(lookahead, live=live)), incoming
     from lipsync.speech.pieces import speech_pieces
 
     return speech_pieces(rest, voice=voice, speed=speed, half_tone=half_tone), None

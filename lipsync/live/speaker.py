@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from lipsync.alignment.heard import LOOKAHEAD, stream_settings
+from lipsync.alignment.heard import LIVE_LOOKAHEAD, LOOKAHEAD, stream_settings
 from lipsync.errors import ValueRefused
 from lipsync.live.agent import NO_EVENT_AFTER
 from lipsync.live.audio import Output, open_output
@@ -252,6 +252,7 @@ class Speaker:
         on_piece: PieceCallback | None = None,
         silent: bool = False,
         lookahead: float | None = None,
+        live: bool = False,
     ) -> Utterance:
         """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
 
@@ -260,8 +261,10 @@ class Speaker:
         before plays. Without text: ``say(audio)`` hears the phonemes in a recording
         (``lipsync.alignment.recognize``), and an iterator of ``Audio`` chunks is a stream
         heard as it comes (a TTS or speech-to-speech pipe), its sound held back ``lookahead``
-        seconds (default 0.4) so that the mouth is on time. When the text is known, give it:
-        aligned speech is more accurate. ``interrupt=True`` stops what is playing and drops
+        seconds (default 0.4) so that the mouth is on time; ``live=True``: a live voice (a
+        microphone), never played (silent), the mouth ``lookahead`` behind it, a piece the
+        recogniser makes late skipping ahead rather than falling behind. When the text is
+        known, give it: aligned speech is more accurate. ``interrupt=True`` stops what is playing and drops
         what is queued first.
         For this utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines
         keep the speaker's map), ``fps`` and ``on_weights`` replace the speaker's;
@@ -277,12 +280,12 @@ class Speaker:
             if isinstance(source, (str, Audio, Piece)):
                 raise ValueRefused("lookahead= goes with a stream of audio chunks: say(chunks, "
                                    "lookahead=...)")
-            stream_settings(lookahead)  # checks its range now
+            stream_settings(lookahead, live=live)  # checks its range now
         job = Job(
             source=source, lipmap=lipmap or self.lipmap, agent_map=self.lipmap, fps=fps or self.fps,
-            on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent,
+            on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent or live, live=live,
             unknown=self.unknown, voice=self.voice, speed=self.speed, half_tone=self.half_tone,
-            lookahead=LOOKAHEAD if lookahead is None else lookahead,
+            lookahead=(LIVE_LOOKAHEAD if live else LOOKAHEAD) if lookahead is None else lookahead,
         )
         with self._state:
             if self._closing or self._worker is None:

@@ -276,7 +276,8 @@ class Session:
         utterance = server.speaker.say(
             source, request.timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps,
             on_weights=None if client and extra is None else on_weights, on_piece=on_piece,
-            silent=request.audio_mode != "local", lookahead=request.lookahead if feed is not None else None)
+            silent=request.audio_mode != "local", lookahead=request.lookahead if feed is not None else None,
+            live=feed is not None and request.audio_mode == "none")
         with self.lock:
             self.utterances[request_id] = utterance
             if feed is not None:
