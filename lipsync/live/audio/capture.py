@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lipsync.errors import AudioError, MissingDependency, ValueRefused
+from lipsync.live.audio.miniaudio_output import quiet_stderr
 from lipsync.live.clock import Clock, MonotonicClock
 from lipsync.sound import Audio
 
@@ -83,11 +84,14 @@ class MiniaudioCapture(Capture):
             raise MissingDependency.needs("miniaudio") from exc
         self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=1000)
         try:
-            self._device: Any = miniaudio.CaptureDevice(
-                input_format=miniaudio.SampleFormat.SIGNED16, nchannels=1, sample_rate=rate,
-                buffersize_msec=max(1, round(period * 1000)))
+            with quiet_stderr():  # ALSA prints pages of C-level errors when there is no card
+                self._device: Any = miniaudio.CaptureDevice(
+                    input_format=miniaudio.SampleFormat.SIGNED16, nchannels=1, sample_rate=rate,
+                    buffersize_msec=max(1, round(period * 1000)))
         except miniaudio.MiniaudioError as exc:
-            raise AudioError(f"no capture device: {exc}") from exc
+            detail = ", ".join(str(arg) for arg in exc.args)
+            raise AudioError(f"no capture device ({detail}): --input file:PATH hears a recording "
+                             "instead") from exc
         self.backend = str(self._device.backend).lower()
         recorder = self._record()
         next(recorder)
