@@ -2,14 +2,15 @@
 
 The data flows one way::
 
-    text, label file or any audio + its text -> Timeline -> checked against a LipMap -> chunks -> Speaker
+    text, label file, any audio + its text, or audio alone -> Timeline -> checked against a LipMap -> Speaker
 
 - ``LipMap`` / ``load_map()``: MMDAgent-EX's phoneme map (lip.txt): parse, validate, edit, save;
   ``load_map("vrm")`` gives a named map (``lipsync.maps``: one per avatar standard).
 - ``synthesize(text)``: Japanese text -> (``Audio``, ``Timeline``) with Open JTalk's own durations.
 - ``read_labels(path)``: HTS, mono, Julius, TextGrid or VOICEVOX labels -> ``Timeline``.
 - ``align(audio, text)``: any voice's audio and the text it says -> ``Timeline`` (pydomino);
-  ``Audio.load(path)`` reads WAV, FLAC, MP3 and Ogg Vorbis.
+  ``Audio.load(path)`` reads WAV, FLAC, MP3 and Ogg Vorbis. ``recognize(audio)``: the phonemes
+  heard in audio without its text (less accurate: give the text when it is known).
 - ``open_engine(url)``: a local TTS engine (VOICEVOX, AivisSpeech, Style-Bert-VITS2, COEIROINK)
   as a source of speech (``lipsync.engines``); ``Speaker(tts=...)`` speaks text with it.
 - ``Timeline``: ``to_sequence()`` / ``from_sequence()`` (``sil,187,k,75,...``), ``chunks()``.
@@ -22,7 +23,7 @@ The data flows one way::
 - ``Speaker``: play speech and send LIPSYNC_START when the sound really starts (TCP,
   WebSocket or stdout), LIPSYNC_STOP when it is cut short; or, with ``to=None``, call
   ``on_weights`` with the mouth weights in step with the audio. ``say()`` gives an
-  ``Utterance``.
+  ``Utterance``; ``say(chunks)`` hears a stream of ``Audio`` without text as it comes.
 - ``LipsyncError`` and its tree (``lipsync.errors``): everything lipsync refuses.
 
 Importing lipsync loads neither Open JTalk, nor an audio or WebSocket library, nor numpy: they load when
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lipsync.alignment.aligner import align
+    from lipsync.alignment.recognize import recognize
     from lipsync.curves import MouthCurves
     from lipsync.engines import open_engine
     from lipsync.errors import (
@@ -72,7 +74,7 @@ if TYPE_CHECKING:
 # Where each public name lives. They load on first use (PEP 562), so that ``import lipsync``
 # (and the command line, which installs its signal handlers first) starts in a few ms.
 _WHERE = {
-    "align": "alignment.aligner",
+    "align": "alignment.aligner", "recognize": "alignment.recognize",
     "AgentUnreachable": "errors", "AlignmentRefused": "errors", "AudioError": "errors",
     "LipsyncError": "errors", "MissingDependency": "errors", "NameRefused": "errors", "ParseError": "errors",
     "SourceError": "errors", "SynthesisError": "errors", "TransportError": "errors",
@@ -139,6 +141,7 @@ __all__ = [
     "mouth_curves",
     "open_engine",
     "read_labels",
+    "recognize",
     "resolve",
     "synthesize",
 ]

@@ -55,6 +55,25 @@ class Audio:
 
         return cls(np.clip(np.rint(samples), -32768, 32767).astype(np.int16), sample_rate)
 
+    @classmethod
+    def from_pcm16(cls, data: bytes, sample_rate: int, channels: int = 1) -> Audio:
+        """Raw little-endian 16-bit PCM, ``channels`` interleaved (mixed down to mono).
+
+        ``data`` must hold whole frames (``2 * channels`` bytes each).
+        """
+        import numpy as np
+
+        if not (MIN_RATE <= sample_rate <= MAX_RATE and 1 <= channels <= MAX_CHANNELS):
+            raise ValueRefused(f"PCM at {sample_rate} Hz with {channels} channels: expected {MIN_RATE} to "
+                               f"{MAX_RATE} Hz and 1 to {MAX_CHANNELS} channels")
+        if len(data) % (2 * channels):
+            raise ValueRefused(f"{len(data)} bytes of 16-bit PCM with {channels} channels: expected whole "
+                               f"frames of {2 * channels} bytes")
+        samples = np.frombuffer(data, dtype="<i2")
+        if channels == 1:
+            return cls(samples.astype(np.int16), sample_rate)
+        return cls.from_float(samples.reshape(-1, channels).mean(axis=1), sample_rate)
+
     def to_float32(self) -> npt.NDArray[np.float32]:
         """The samples as float32 in [-1, 1)."""
         import numpy as np

@@ -10,10 +10,11 @@ import itertools
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from lipsync.live.agent import NO_EVENT_AFTER, Answers, Lips
-from lipsync.live.schedule import SampleTime, Schedule, shorten_pause
+from lipsync.live.schedule import SampleTime, Schedule, late_by, release_wait, shorten_pause, skip_start
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
@@ -168,3 +169,25 @@ def test_lips_move_until_their_chunk_ends_and_a_reconnection_gets_the_rest() -> 
     lips.awaiting()
     assert lips.moving(1e9)
     assert lips.clear() == math.inf and not lips.moving(0.0)
+
+
+def test_a_streamed_piece_waits_for_its_release_unless_queued_sound_outlasts_it() -> None:
+    # Heard at 10.0 s with a 0.4 s look-ahead: it may sound from 10.4 s on.
+    assert release_wait(10.4, now=10.1, queued_until=None) == pytest.approx(0.3)  # idle output: wait
+    assert release_wait(10.4, now=10.1, queued_until=10.2) == pytest.approx(0.3)  # ends too soon: wait
+    assert release_wait(10.4, now=10.1, queued_until=10.4) == 0.0  # follows the queued sound
+    assert release_wait(10.4, now=10.5, queued_until=None) == 0.0  # late already: at once
+    assert release_wait(None, now=10.1, queued_until=None) == 0.0  # not a stream
+
+
+def test_a_live_voices_late_piece_skips_what_its_mouth_missed() -> None:
+    assert late_by(10.4, now=10.45, queued_until=None) == pytest.approx(0.05)  # made 50 ms late
+    assert late_by(10.4, now=10.3, queued_until=10.5) == pytest.approx(0.1)  # behind queued sound
+    assert late_by(10.4, now=10.4, queued_until=10.4) == 0.0
+    assert late_by(None, now=11, queued_until=None) == 0.0
+    timeline = Timeline.from_sequence("k,50,a,100")
+    audio = Audio.from_float(np.zeros(7200), RATE)  # 150 ms
+    cut_audio, cut = skip_start(audio, timeline, 0.06)
+    assert len(cut_audio) == 7200 - 2880 and cut.to_sequence() == "a,90"
+    assert skip_start(audio, timeline, 1.0)[1].end == Fraction(1, RATE)  # never all of it
+

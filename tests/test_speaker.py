@@ -244,13 +244,13 @@ def test_an_error_in_a_callback_stops_the_lips_and_reaches_the_caller() -> None:
     assert agent.lines == [f"LIPSYNC_START|gene|{KONNICHIWA}\n", "LIPSYNC_STOP|gene\n"]
 
 
-def test_say_refuses_audio_without_a_timeline_and_a_closed_speaker() -> None:
+def test_say_refuses_a_closed_speaker_and_a_lookahead_for_what_is_no_stream() -> None:
     timeline = Timeline.from_sequence(KONNICHIWA)
     speaker = Speaker(None, audio="null")
     with pytest.raises(ValueRefused, match="not open"):
         speaker.say(silent(timeline), timeline)
-    with speaker, pytest.raises(ValueRefused, match="needs its timeline"):
-        speaker.say(silent(timeline))
+    with speaker, pytest.raises(ValueRefused, match="lookahead= goes with a stream"):
+        speaker.say(silent(timeline), lookahead=0.3)
 
 
 def test_audio_at_another_rate_is_resampled_and_keeps_its_times() -> None:

@@ -12,7 +12,8 @@ from lipsync import Audio, UntimedLabels
 from lipsync.alignment.aligner import align
 from lipsync.cli.main import main
 from lipsync.labels.voicevox import query_phonemes, read_audio_query
-from lipsync.serve.protocol import decode_speech, parse_request
+from lipsync.serve.decode import decode_speech
+from lipsync.serve.protocol import parse_request
 
 VOICEVOX = FIXTURES / "voicevox"
 AIVIS = VOICEVOX / "audio_query-aivisspeech-shaped.json"  # every length 0.0

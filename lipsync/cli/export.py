@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from lipsync.cli.export_batch import add_batch_arguments, job_template, run_batch
+from lipsync.cli.heard import NO_TEXT
 from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import long_text_note
 from lipsync.cli.speech import add_motion_arguments, add_source_arguments
@@ -46,7 +47,8 @@ def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "export", help="write speech as the file a tool loads: VMD, VRMA, motion3.json, Unity .anim, "
         "Godot .tres, Rhubarb cues, curves or labels",
         description="Write the mouth motion of speech (text, labels, a sequence, or audio with its "
-        "text) as a file other tools read: " + ", ".join(FORMATS) + ". The format follows OUT's "
+        "text, or --wav AUDIO alone: " + NO_TEXT + ") as a file other tools read: "
+        + ", ".join(FORMATS) + ". The format follows OUT's "
         "extension (.vmd, .vrma, .motion3.json, .anim = unity-anim, .tres = godot-tres, .unity.json, "
         ".json = curves-json, .csv, .tsv = rhubarb-tsv, .lab, .TextGrid, .txt = audacity) unless "
         "--to-format is given. Without --map: VMD uses the mmd map, .vrma vrm, .motion3.json "

@@ -58,7 +58,8 @@ def _renames(given: list[str]) -> tuple[tuple[str, str], ...]:
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=Path, metavar="LIST.tsv",
-                   help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT")
+                   help="export every row of a list: KIND<TAB>INPUT<TAB>TEXT<TAB>OUTPUT (an audio row "
+                   "with - for TEXT is heard without it)")
     p.add_argument("--manifest", type=Path, metavar="TABLE",
                    help="export every line of a CSV/TSV table with a header row (id, text, audio, "
                    "labels, output, character columns); outputs go under --out-dir")

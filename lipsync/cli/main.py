@@ -20,6 +20,7 @@ from lipsync._version import __version__
 from lipsync.cli.align import add_align_command
 from lipsync.cli.export import add_export_command
 from lipsync.cli.io import Handler, Parser, UsageError, WarningPrinter, err, report
+from lipsync.cli.listen import add_listen_command
 from lipsync.cli.map import add_map_commands
 from lipsync.cli.plot import add_plot_command
 from lipsync.cli.say import add_say_command
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plot_command(commands)
     add_serve_command(commands)
     add_align_command(commands)
+    add_listen_command(commands)
     _no_abbreviations(parser)
     return parser
 

@@ -7,6 +7,9 @@ audio output) are refused in one line rather than ignored. The server must greet
 does within ``HELLO_WAIT`` seconds: anything else is not a lipsync server. On a terminal, a
 progress line shows the speech waiting and then playing.
 
+A stream (``say --pcm``, ``listen``) goes as binary frames of raw PCM as it comes, heard there
+without text.
+
 Exit codes as for ``say``: 0 spoken, 2 refused (the server's ``error`` included), 3 no
 lipsync server (or it has all the clients it takes), 130 interrupted (after the server
 confirmed the ``stop``).
@@ -19,15 +22,20 @@ import contextlib
 import json
 import re
 import sys
+import threading
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from lipsync.cli.io import UsageError, err
 from lipsync.cli.speech import engine_voice
 from lipsync.errors import AgentUnreachable, LipsyncError, ValueRefused
 from lipsync.live.transport import DEFAULT_URL
 
-__all__ = ["HELLO_WAIT", "OPEN_WAIT", "say_request", "say_via_server", "server_url"]
+if TYPE_CHECKING:
+    from lipsync.sound import Audio
+
+__all__ = ["HELLO_WAIT", "OPEN_WAIT", "say_request", "say_via_server", "server_url", "stream_via_server"]
 
 _URL = re.compile(r"ws://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?(/[A-Za-z0-9_./\-]*)?\Z")
 _STOP_WAIT = 5.0  # seconds to wait for the server to confirm a stop
@@ -57,8 +65,8 @@ def _refuse_server_side(args: argparse.Namespace) -> None:
     if given:
         raise UsageError(
             f"{', '.join(given)}: not with --server, where the server's own settings apply (give them "
-            "to 'lipsync serve'); through a server, say takes TEXT, or --wav with --text, --labels or "
-            "--sequence, and --map and --fps")
+            "to 'lipsync serve'); through a server, say takes TEXT, --wav (with --text, --labels or "
+            "--sequence, or alone), --pcm with --rate, and --map and --fps")
 
 
 def say_request(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,8 +114,7 @@ def say_request(args: argparse.Namespace) -> dict[str, Any]:
         timeline = Timeline.from_sequence(args.sequence)
     elif args.spoken is not None:
         request["text"] = args.spoken  # the server aligns the audio to it
-    else:
-        raise UsageError("--wav needs its --text TEXT, --labels FILE or --sequence SEQ")
+    # --wav alone: the server hears it without its text
     if timeline is not None:  # read here, in any format we read; sent as plain timed segments
         request["labels"] = "".join(f"{float(p.start):.4f} {float(p.end):.4f} {p.name}\n" for p in timeline)
     return request
@@ -145,14 +152,40 @@ def _wav(args: argparse.Namespace) -> str:
 
 def say_via_server(args: argparse.Namespace) -> int:
     """Send one ``say`` and wait for its ``ended``; a ``KeyboardInterrupt`` sends ``stop`` first."""
+    _refuse_server_side(args)
+    if getattr(args, "pcm", None) is not None:
+        if args.rate is None:
+            raise UsageError("--pcm needs the audio's --rate (e.g. --rate 24000); --channels if not mono")
+        from lipsync.cli.heard import pcm_chunks
+
+        rate = round(args.rate)
+        return stream_via_server(args.server, pcm_chunks(args.pcm, rate, args.channels), rate=rate,
+                                 lookahead=args.lookahead, lipmap=args.map, mode="local",
+                                 verbose=args.verbose)
+    url = server_url(args.server)
+    return _exchange(url, say_request(args), verbose=args.verbose)
+
+
+def stream_via_server(
+    server: str, chunks: Iterable[Audio], *, rate: int, lookahead: float, lipmap: str | None, mode: str,
+    verbose: bool = False,
+) -> int:
+    """Stream ``chunks`` (mono, at ``rate``) to a running server as binary frames, heard there."""
+    request: dict[str, Any] = {"type": "say", "id": "cli", "audio": mode, "lookahead": lookahead,
+                               "pcm": {"sample_rate": rate, "channels": 1}}
+    if lipmap is not None:
+        request["map"] = str(lipmap)  # a named map, or a file in the server's --maps-dir
+    return _exchange(server_url(server), request, chunks, verbose=verbose)
+
+
+def _exchange(url: str, request: dict[str, Any], chunks: Iterable[Audio] | None = None, *,
+              verbose: bool = False) -> int:
+    """Send ``request`` (and ``chunks`` as they come), and wait for its ``ended``."""
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
     from websockets.sync.client import connect
 
     from lipsync.cli.progress import Progress
 
-    _refuse_server_side(args)
-    url = server_url(args.server)
-    request = say_request(args)
     stack = contextlib.ExitStack()
     try:
         connection = stack.enter_context(connect(url, open_timeout=OPEN_WAIT, max_size=_INCOMING,
@@ -169,12 +202,16 @@ def say_via_server(args: argparse.Namespace) -> int:
         try:
             _greeted(connection, url)
             connection.send(json.dumps(request, ensure_ascii=False))
+            if chunks is not None:
+                sender = threading.Thread(target=_send_chunks, args=(connection, chunks), daemon=True,
+                                          name="lipsync-pcm-out")
+                sender.start()
             progress.note("waiting for the server (speech before ours plays first)...")
             shown = -1.0
             while True:
                 message = _message(connection, url, None)
                 kind = message.get("type")
-                if args.verbose and kind != "frame":
+                if verbose and kind != "frame":
                     err(f"lipsync: {time.strftime('%H:%M:%S')} <- {json.dumps(message)[:200]}")
                 if kind == "error" and message.get("id") in ("cli", None):
                     progress.close()
@@ -193,6 +230,19 @@ def say_via_server(args: argparse.Namespace) -> int:
         except ConnectionClosed as exc:
             progress.close()
             raise LipsyncError(f"lipsync: the server at {url} closed the connection") from exc
+
+
+def _send_chunks(connection: Any, chunks: Iterable[Audio]) -> None:
+    """Each chunk as a binary frame as it comes, then the stream's end (unless the connection went)."""
+    from websockets.exceptions import ConnectionClosed
+
+    with contextlib.suppress(ConnectionClosed, OSError):
+        try:
+            for chunk in chunks:
+                if len(chunk):
+                    connection.send(chunk.samples.astype("<i2").tobytes())
+        finally:
+            connection.send(json.dumps({"type": "pcm", "id": "cli", "end": True}))
 
 
 def _greeted(connection: Any, url: str) -> None:

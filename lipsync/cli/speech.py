@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
+from lipsync.cli.heard import NO_TEXT
 from lipsync.cli.io import UsageError, err, finite_float, out
 from lipsync.cli.progress import long_text_note
 from lipsync.errors import UntimedLabels
@@ -44,7 +45,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, sequence: bool = Tr
         parser.add_argument("--sequence", metavar="SEQ", help="a LIPSYNC sequence: sil,187,k,75,...")
     parser.add_argument("--wav", type=Path, metavar="AUDIO",
                         help="recorded speech (WAV, FLAC, MP3, Ogg), timed by --labels, --sequence, "
-                        "or aligned to --text, --kana or --phonemes")
+                        "aligned to --text, --kana or --phonemes, or alone: " + NO_TEXT)
     parser.add_argument("--text", dest="spoken", metavar="TEXT", help="the text --wav says (to align)")
     parser.add_argument("--kana", metavar="KANA", help="the reading --wav says, in kana (to align)")
     parser.add_argument("--phonemes", metavar="PHONEMES", help='the phonemes --wav says: "pau k o N ..."')
@@ -122,7 +123,8 @@ def engine_from(args: argparse.Namespace) -> Engine | None:
     voice = engine_voice(args)
     if voice is None:
         return None
-    for option, name in (("--wav", "wav"), ("--labels", "labels"), ("--sequence", "sequence")):
+    sources = (("--wav", "wav"), ("--pcm", "pcm"), ("--labels", "labels"), ("--sequence", "sequence"))
+    for option, name in sources:
         if getattr(args, name, None) is not None:
             raise UsageError(f"--tts speaks TEXT; {option} brings speech of its own")
     from lipsync.engines import open_engine
@@ -185,6 +187,12 @@ def _recorded(args: argparse.Namespace) -> tuple[Audio, Timeline]:
         except UntimedLabels:  # phonemes without times (AivisSpeech's query): align the audio to them
             return audio, _aligned_query(args, audio)
         name = str(args.labels)
+    elif args.sequence is None:  # no text, no labels: the phonemes heard in the audio alone
+        from lipsync.alignment.recognize import recognize
+
+        if args.fit:
+            raise UsageError("--fit re-aligns --labels or --sequence: give them with --wav")
+        return audio, recognize(audio)
     else:
         timeline = Timeline.from_sequence(args.sequence)
         name = "the sequence"
@@ -236,8 +244,9 @@ def load_speech(
     else:
         if args.text is not None:
             raise UsageError("TEXT is synthesised by Open JTalk; for the text --wav says, use --text TEXT")
-        if len(sources) + len(said) != 1:
-            raise UsageError("--wav AUDIO needs one of --labels, --sequence, --text, --kana or --phonemes")
+        if len(sources) + len(said) > 1:
+            raise UsageError("--wav AUDIO takes one of --labels, --sequence, --text, --kana or --phonemes "
+                             "(or none: heard without its text)")
     lipmap = load_map(args.map)
     engine = engine_from(args)
     audio: Audio | None = None

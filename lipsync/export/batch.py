@@ -10,11 +10,12 @@ The list has four tab-separated columns per line (blank lines and lines starting
     sequence   sil,100,a,200    -             out/a.csv
 
 ``text`` is timed by Open JTalk (durations only); ``labels`` reads a label file; ``audio``
-aligns a recording (WAV, FLAC, MP3, Ogg) to its text (``lipsync.align``); ``sequence`` is a LIPSYNC
-sequence. Relative paths are taken from the list's folder, and every output lands inside it
-(``lipsync.export.lines`` has the rules). The output's extension picks its format unless the
-command gives ``--to-format``; the other options apply to every row. ``lipsync.export.runner``
-runs the lines.
+aligns a recording (WAV, FLAC, MP3, Ogg) to its text (``lipsync.align``), or with ``-`` for the
+text hears its phonemes without it (less accurate: give the text when it is known);
+``sequence`` is a LIPSYNC sequence. Relative paths are taken from the list's folder, and every
+output lands inside it (``lipsync.export.lines`` has the rules). The output's extension picks
+its format unless the command gives ``--to-format``; the other options apply to every row.
+``lipsync.export.runner`` runs the lines.
 """
 
 from __future__ import annotations
@@ -48,14 +49,15 @@ def _row(fields: list[str], root: Root, template: ExportJob) -> tuple[str, Expor
     if output is None:
         raise ValueRefused("expected an output path in column 4")
     needs_input = kind != "text"
-    needs_text = kind in ("text", "audio")
+    needs_text = kind == "text"  # an audio row without text is heard alone
     if needs_input and given is None:
         raise ValueRefused(f"a {kind} row needs its input in column 2")
     if needs_text and text is None:
         raise ValueRefused(f"a {kind} row needs its text in column 3")
     key = output_key(output, where=_WHERE)
     folder = root.path
-    fields_of: dict[str, object] = {"output": root.place(key), "text": text if needs_text else None}
+    fields_of: dict[str, object] = {"output": root.place(key),
+                                    "text": text if kind in ("text", "audio") else None}
     if kind == "labels":
         fields_of["labels"] = folder / str(given)
     elif kind == "audio":

@@ -30,12 +30,15 @@ __all__ = ["ExportJob", "job_timeline", "render", "run"]
 
 @dataclass(frozen=True)
 class ExportJob:
-    """What one ``lipsync export`` does. Give exactly one of ``text``, ``labels``, ``sequence``.
+    """What one ``lipsync export`` does. Give exactly one of ``text``, ``labels``, ``sequence``,
+    or ``wav`` alone.
 
     ``wav`` is the speech's audio (any format ``Audio.load`` reads): with ``text``, the text
     is aligned to it (``lipsync.align``, any voice); with ``labels`` or ``sequence`` it gives
-    Rhubarb's ``soundFile`` and duration. ``tts`` (an engine's URL, ``lipsync.engines``) with
-    ``tts_voice`` speaks ``text`` instead of Open JTalk.
+    Rhubarb's ``soundFile`` and duration; alone, its phonemes are heard without the text
+    (``lipsync.alignment.recognize``: less accurate, for recordings without a transcript).
+    ``tts`` (an engine's URL, ``lipsync.engines``) with ``tts_voice`` speaks ``text`` instead
+    of Open JTalk.
     """
 
     output: Path
@@ -76,8 +79,8 @@ def job_timeline(
     has read them (the paths then only name them); ``voice`` stands for ``job.voice``.
     """
     given = [n for n in ("text", "labels", "sequence") if getattr(job, n) is not None]
-    if len(given) != 1:
-        raise ValueRefused("give exactly one of TEXT, --labels FILE or --sequence SEQ")
+    if len(given) != 1 and not (job.wav is not None and not given):
+        raise ValueRefused("give exactly one of TEXT, --labels FILE, --sequence SEQ or --wav AUDIO alone")
     voice = voice if voice is not None else job.voice
     duration: float | None = None
     sound = None
@@ -90,6 +93,10 @@ def job_timeline(
             from lipsync.alignment.aligner import align
 
             return align(sound, job.text, strict=job.strict), duration
+        if not given:  # no transcript: the phonemes heard in the audio alone
+            from lipsync.alignment.recognize import recognize
+
+            return recognize(sound), duration
     if job.text is not None and job.tts is not None:
         from lipsync.engines import open_engine
         from lipsync.engines.stream import engine_timing

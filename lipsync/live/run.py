@@ -1,27 +1,27 @@
 """One utterance on its way out: pieces in, audio queued, each action done when its sample plays.
 
 ``Run`` carries out one ``say()``: a producer thread makes the pieces (Open JTalk, a TTS
-engine's speech, or another voice's audio aligned to its text), and the speaker's worker
-thread queues each on the output and does what the ``Schedule`` says is due (a START
-through the ``AgentLink``, a frame of mouth weights, the first and last sample), by the
-output's clock. What is due when is the schedule's decision; this module does the waiting,
-the threads and the I/O.
+engine's speech, another voice's audio aligned to its text, or audio without text heard by the
+recogniser, whole or as it streams in), and the speaker's worker thread queues each on the
+output and does what the ``Schedule`` says is due (a START through the ``AgentLink``, a frame
+of mouth weights, the first and last sample), by the output's clock. A stream's pieces wait
+for their release (the look-ahead after their audio arrived). What is due when is the
+schedule's decision; this module does the waiting, the threads and the I/O.
 """
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from lipsync.errors import ValueRefused
 from lipsync.live.link import POLL
-from lipsync.live.schedule import Action, Schedule, shorten_pause
+from lipsync.live.schedule import Action, Schedule, late_by, release_wait, shorten_pause, skip_start
+from lipsync.live.sources import Ready, Source, source_pieces, speech_source
 from lipsync.maps.resolver import resolve
 from lipsync.motion.settings import Motion
 from lipsync.sound import Audio
@@ -41,26 +41,6 @@ __all__ = ["MAX_AHEAD", "Job", "Run", "speech_source", "wait_in_slices"]
 MAX_AHEAD = 4.0
 
 _SLICE = 0.1  # a caller's untimed wait wakes this often, so its thread's signal handlers run
-
-Source = str | Iterable[str] | Iterable[tuple[Audio, str]] | Piece
-
-
-def speech_source(
-    speech: str | Iterable[str] | Iterable[tuple[Audio, str]] | Audio, timeline: Timeline | None,
-    text: str | None,
-) -> Source:
-    """What ``Speaker.say(speech, timeline, text=...)`` is to speak, its arguments checked."""
-    if isinstance(speech, Audio):
-        if (timeline is None) == (text is None):
-            raise ValueRefused("audio needs its timeline or its text: say(audio, timeline) "
-                               "or say(audio, text=...)")
-        return Piece(speech, timeline) if timeline is not None else [(speech, text or "")]
-    if text is not None:
-        raise ValueRefused("text= goes with audio: say(audio, text=...)")
-    if timeline is not None:
-        raise ValueRefused("a timeline goes with audio: say(audio, timeline)")
-    return speech
-
 
 def wait_in_slices(wait: Callable[[float], bool], timeout: float | None) -> bool:
     """``wait(timeout)`` in short slices: a signal that lands on another thread is still
@@ -95,6 +75,10 @@ class Job:
     motion: Motion
     #: The TTS engine that speaks its text (None: Open JTalk).
     tts: Engine | None = None
+    #: How long a stream's sound is held back for the recogniser (seconds).
+    lookahead: float = 0.0
+    #: A live voice: never played (silent), and a piece that comes late skips ahead.
+    live: bool = False
     #: Set when the utterance is stopped, or ends early (an error).
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: Whether it was cut short by a stop (not by an error).
@@ -113,17 +97,6 @@ class Job:
     def finish(self, error: BaseException | None = None) -> None:
         self.error = error
         self.done.set()
-
-
-def _peek(source: Iterable[Any]) -> tuple[bool, Iterator[Any]]:
-    """Whether ``source`` holds ``(audio, text)`` pieces (else text), and all its items.
-
-    Looks at the first item in the producer's thread, so a generator is read once.
-    """
-    items = iter(source)
-    for first in items:
-        return isinstance(first, tuple), itertools.chain([first], items)
-    return False, iter(())
 
 
 class Run:
@@ -146,7 +119,9 @@ class Run:
         self.warn = warn
         self.rate = output.sample_rate
         self.schedule = Schedule(self.rate, job.fps, latency=link.latency)
-        self.pieces: queue.Queue[Piece | BaseException | None] = queue.Queue(maxsize=4)
+        self.pieces: queue.Queue[Ready | BaseException | None] = queue.Queue(maxsize=4)
+        #: A stream's piece taken from the queue and waiting for its release.
+        self.held: Ready | None = None
         #: The producer may make the next piece: the first is queued on the output, or the
         #: worker is waiting for the agent's answer before it starts the sound.
         self.next_piece = threading.Event()
@@ -157,30 +132,22 @@ class Run:
 
     def _produce(self) -> None:
         job = self.job
-        source = job.source
         try:
-            if isinstance(source, Piece):
-                items: Iterable[Piece] = [source]
-            else:
-                from lipsync.speech.pieces import speech_pieces
-
-                paired, rest = (False, source) if isinstance(source, str) else _peek(source)
-                if paired:  # another voice: (audio, text) pieces, each aligned here
-                    from lipsync.alignment.pieces import aligned_pieces
-
-                    assert not isinstance(rest, str)
-                    items = aligned_pieces(rest)
-                elif job.tts is not None:  # a TTS engine: a piece asked for as the last is taken
-                    from lipsync.engines.stream import engine_pieces
-
-                    items = engine_pieces(job.tts, rest, cancelled=job.cancelled)
-                else:
-                    items = speech_pieces(rest, voice=job.voice, speed=job.speed, half_tone=job.half_tone)
+            items, incoming = source_pieces(job.source, rate=self.rate, clock=self.clock,
+                                            cancelled=job.cancelled, lookahead=job.lookahead, live=job.live,
+                                            voice=job.voice, speed=job.speed, half_tone=job.half_tone,
+                                            tts=job.tts)
+            heard = Fraction(0)
             for piece in items:
+                release = None
+                if incoming is not None:  # its sound waits for the recogniser's look-ahead
+                    arrived = incoming.arrival(heard)
+                    release = None if arrived is None else arrived + job.lookahead
+                    heard += piece.audio.duration
                 timeline, warnings = resolve(piece.timeline, job.agent_map, unknown=job.unknown)
                 for warning in warnings:
                     self.warn(warning)
-                if not self._put(Piece(piece.audio, timeline)):
+                if not self._put((Piece(piece.audio, timeline), release)):
                     return
                 # Let the worker start the sound before making the next piece: both need the
                 # GIL, and the first sound is what a listener waits for. While the worker waits
@@ -190,7 +157,7 @@ class Run:
         except BaseException as exc:  # the worker re-raises it in the caller's wait()
             self._put(exc)
 
-    def _put(self, item: Piece | BaseException | None) -> bool:
+    def _put(self, item: Ready | BaseException | None) -> bool:
         while not self.job.cancelled.is_set():
             try:
                 self.pieces.put(item, timeout=0.05)
@@ -221,11 +188,14 @@ class Run:
                     if due is not None and self.clock.now() >= due:
                         self._do(schedule.pop())
                         continue
-                elif room:
+                elif room and self.held is None:
                     continue  # _take_pieces waited for a piece already
                 self.wake.clear()
                 now = self.clock.now()
-                self.clock.wait(self.wake, now + POLL if due is None else min(due, now + POLL))
+                until = now + POLL if due is None else min(due, now + POLL)
+                if self.held is not None:  # a stream's piece waits for its release
+                    until = min(until, now + self._release_wait(self.held))
+                self.clock.wait(self.wake, until)
         finally:
             if not finished:
                 cancelled.set()  # the producer stops at its next piece
@@ -259,17 +229,34 @@ class Run:
         while True:
             if not block and not self._room():
                 return False
-            try:
-                item = self.pieces.get(timeout=POLL) if block else self.pieces.get_nowait()
-            except queue.Empty:
-                return False
+            if self.held is None:
+                try:
+                    item = self.pieces.get(timeout=POLL) if block else self.pieces.get_nowait()
+                except queue.Empty:
+                    return False
+                if item is None:
+                    self.schedule.finish()
+                    return True
+                if isinstance(item, BaseException):
+                    raise item
+                self.held = item
             block = False
-            if item is None:
-                self.schedule.finish()
-                return True
-            if isinstance(item, BaseException):
-                raise item
-            self._add(item)
+            if self._release_wait(self.held) > 0:
+                return False
+            piece, release = self.held
+            self.held = None
+            if self.job.live:  # the mouth never falls further behind a live voice
+                late = late_by(release, self.clock.now(), self._queued_until())
+                piece = Piece(*skip_start(piece.audio, piece.timeline, late)) if late else piece
+            self._add(piece)
+
+    def _release_wait(self, ready: Ready) -> float:
+        """How long a piece still waits for its release (0: queue it now)."""
+        return release_wait(ready[1], self.clock.now(), self._queued_until())
+
+    def _queued_until(self) -> float | None:
+        """When the sound queued so far ends (``None``: nothing of this utterance queued yet)."""
+        return self.output.sample_time(self.output.end()) if self.schedule.origin is not None else None
 
     def _add(self, piece: Piece) -> None:
         job, link, schedule = self.job, self.link, self.schedule

@@ -10,6 +10,10 @@ as ``Output.play`` gives them); the schedule holds what each sample brings:
   the latency), while a curve is there;
 - ``end``: the last sample.
 
+A stream's pieces (speech heard as it comes) are held back until their release
+(``release_wait``): the sound waits exactly as long as the recogniser's look-ahead. A live
+voice's piece that comes late skips what it missed (``late_by``, ``skip_start``).
+
 When a stream sample plays is the output's business (``sample_time``: index -> clock time,
 ``None`` while not known); the schedule only turns it into due times. No threads, no I/O and
 no clock reads: ``lipsync.live.run`` carries the decisions out, and tests drive a schedule
@@ -31,7 +35,9 @@ from lipsync.timeline import Chunk, Timeline
 if TYPE_CHECKING:
     from lipsync.curves import MouthCurves
 
-__all__ = ["Action", "Frame", "Schedule", "SampleTime", "shorten_pause"]
+__all__ = [
+    "Action", "Frame", "Schedule", "SampleTime", "late_by", "release_wait", "shorten_pause", "skip_start",
+]
 
 #: When stream sample ``index`` plays, by the clock (``None`` while not known).
 SampleTime = Callable[[int], "float | None"]
@@ -174,6 +180,40 @@ class Schedule:
         later = [c for c in self._curves if c[1] > action.index + 1]
         if later:
             self._next_frame(max(action.index + 1, min(c[0] for c in later)))
+
+
+def release_wait(release: float | None, now: float, queued_until: float | None) -> float:
+    """Seconds a piece of a stream waits before it is queued on the output.
+
+    Heard speech may sound no earlier than ``release`` (its first sample's arrival plus the
+    look-ahead), so that its mouth, which the recogniser gives that much later, is on time.
+    It follows audio still queued that ends at ``release`` or later at once; otherwise it
+    waits for ``release``. ``release`` ``None`` (not a stream): no wait.
+    """
+    if release is None or (queued_until is not None and queued_until >= release):
+        return 0.0
+    return max(0.0, release - now)
+
+
+def late_by(release: float | None, now: float, queued_until: float | None) -> float:
+    """How much later than its release a piece queued ``now`` would sound (0: on time)."""
+    if release is None:
+        return 0.0
+    return max(0.0, max(now, queued_until or now) - release)
+
+
+def skip_start(audio: Audio, timeline: Timeline, seconds: float) -> tuple[Audio, Timeline]:
+    """A piece without its first ``seconds`` (all of it but its last sample at most).
+
+    A live voice is not ours to hold back: a piece the recogniser made late skips what its
+    mouth missed rather than fall further behind the voice.
+    """
+    samples = min(round(seconds * audio.sample_rate), len(audio) - 1)
+    if samples <= 0:
+        return audio, timeline
+    cut = Fraction(samples, audio.sample_rate)
+    spans = [(p.name, min(p.end, timeline.end) - max(p.start, cut)) for p in timeline if p.end > cut]
+    return Audio(audio.samples[samples:], audio.sample_rate), Timeline(spans)
 
 
 def shorten_pause(audio: Audio, timeline: Timeline, waited: int, rate: int) -> tuple[Audio, Timeline]:

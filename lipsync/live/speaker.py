@@ -33,17 +33,19 @@ import functools
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from lipsync.alignment.heard import LIVE_LOOKAHEAD, LOOKAHEAD
 from lipsync.engines import engine_of
 from lipsync.errors import ValueRefused
 from lipsync.live.agent import NO_EVENT_AFTER
 from lipsync.live.audio import Output, open_output
 from lipsync.live.clock import Clock, MonotonicClock
 from lipsync.live.link import GREETING_TIMEOUT, AgentLink
-from lipsync.live.run import MAX_AHEAD, Job, Run, speech_source, wait_in_slices
+from lipsync.live.run import MAX_AHEAD, Job, Run, wait_in_slices
+from lipsync.live.sources import Speech, speech_source
 from lipsync.live.transport import DEFAULT_URL, Transport, open_transport
 from lipsync.live.utterance import Utterance
 from lipsync.maps.lipmap import LipMap
@@ -52,7 +54,6 @@ from lipsync.maps.resolver import resolve
 from lipsync.motion.agent import sequence_for
 from lipsync.motion.settings import Motion
 from lipsync.names import check_alias
-from lipsync.sound import Audio
 from lipsync.speech.pieces import Piece
 from lipsync.timeline import Timeline
 
@@ -78,18 +79,18 @@ class Speaker:
 
     ``to``: ``"tcp://HOST:PORT"`` (default), ``"ws://HOST:PORT/PATH"``, ``"exec:PATH/MMDAgent-EX
     main.mdf"`` (started as our child, over its stdin/stdout), ``"stdout"``, a ``Transport``, or
-    ``None`` for no agent. ``model`` is the agent's model alias (required
-    with an agent). ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an
-    ``Output``. ``lipmap``: the phoneme map names are checked against (default: ``mmdagent``,
-    the agent's stock one). ``motion``: how the mouth moves (``lipsync.motion.Motion``): the
-    ``on_weights`` curves, and, with co-articulation on (the default), sequences shaped so the
-    agent's own algorithm shuts the lips on m, b and p (``lipsync.motion.agent``); intensity
-    and gains reach ``on_weights`` only (the agent draws its own lip.txt). ``latency``
-    (seconds) is added to every START's time. ``event_timeout``: how long
-    ``sync="event"`` holds an utterance's sound for the agent's answer. ``tts``: a TTS engine
-    (``lipsync.engines.open_engine(...)``, or its URL such as ``"voicevox://127.0.0.1:50021"``
-    for its first speaker) that speaks text instead of Open JTalk. Leaving the ``with``
-    block normally waits for queued speech; leaving it by an exception stops it at once.
+    ``None`` for no agent. ``model`` is the agent's model alias (required with an agent).
+    ``audio``: ``"miniaudio"``, ``"simpleaudio"``, ``"null"`` or an ``Output``. ``lipmap``: the
+    phoneme map names are checked against (default: ``mmdagent``, the agent's stock one).
+    ``motion``: how the mouth moves (``lipsync.motion.Motion``): the ``on_weights`` curves, and,
+    with co-articulation on (the default), sequences shaped so the agent's own algorithm shuts
+    the lips on m, b and p (``lipsync.motion.agent``); intensity and gains reach ``on_weights``
+    only (the agent draws its own lip.txt). ``latency`` (seconds) is added to every START's
+    time. ``event_timeout``: how long ``sync="event"`` holds an utterance's sound for the
+    agent's answer. ``tts``: a TTS engine (``lipsync.engines.open_engine(...)``, or its URL such
+    as ``"voicevox://127.0.0.1:50021"`` for its first speaker) that speaks text instead of Open
+    JTalk. Leaving the ``with`` block normally waits for queued speech; leaving it by an
+    exception stops it at once.
     """
 
     def __init__(
@@ -135,10 +136,7 @@ class Speaker:
         self._audio = audio
         self._wait = wait
         self.voice, self.speed, self.half_tone, self.unknown = voice, speed, half_tone, unknown
-        self.tts = engine_of(tts)
-        self.latency = latency
-        self.fps = fps
-        self.motion = motion or Motion()
+        self.tts, self.latency, self.fps, self.motion = engine_of(tts), latency, fps, motion or Motion()
         self.event_timeout = event_timeout
         agent = to is not None and (to if isinstance(to, str) else to.url) != "stdout"
         self.sync = sync or ("event" if agent else "clock")
@@ -254,7 +252,7 @@ class Speaker:
 
     def say(
         self,
-        speech: str | Iterable[str] | Iterable[tuple[Audio, str]] | Audio,
+        speech: Speech,
         timeline: Timeline | None = None,
         *,
         text: str | None = None,
@@ -266,12 +264,21 @@ class Speaker:
         on_piece: PieceCallback | None = None,
         silent: bool = False,
         tts: Engine | str | None = None,
+        lookahead: float | None = None,
+        live: bool = False,
     ) -> Utterance:
         """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
 
         Any voice: ``say(audio, text=...)`` aligns the audio to the text it says, and an
         iterator of ``(audio, text)`` pieces plays them gaplessly, each aligned while the one
-        before plays. ``interrupt=True`` stops what is playing and drops what is queued first.
+        before plays. Without text: ``say(audio)`` hears the phonemes in a recording
+        (``lipsync.alignment.recognize``), and an iterator of ``Audio`` chunks is a stream
+        heard as it comes (a TTS or speech-to-speech pipe), its sound held back ``lookahead``
+        seconds (default 0.4) so that the mouth is on time; ``live=True``: a live voice (a
+        microphone), never played (silent), the mouth ``lookahead`` behind it, a piece the
+        recogniser makes late skipping ahead rather than falling behind. When the text is
+        known, give it: aligned speech is more accurate. ``interrupt=True`` stops what is
+        playing and drops what is queued first.
         For this utterance only: ``lipmap`` draws the ``on_weights`` curves (the agent's lines
         keep the speaker's map), ``fps``, ``motion`` and ``on_weights`` replace the speaker's;
         ``on_piece(t, piece)`` hears each piece as it is queued (``t``: when its first sample
@@ -279,17 +286,14 @@ class Speaker:
         elsewhere, e.g. to a client that plays it) so the agent and the weights still keep to
         the output's clock. ``tts``: the TTS engine that speaks this text (default: the speaker's).
         """
-        if fps is not None and not fps > 0:
-            raise ValueRefused(f"fps must be above 0, not {fps}")
-        source = speech_source(speech, timeline, text)
-        if tts is not None and not isinstance(speech, str | Iterable):
-            raise ValueRefused("tts= speaks text: say(text, tts=...), not audio")
+        source = speech_source(speech, timeline, text, fps=fps, tts=tts, lookahead=lookahead, live=live)
         job = Job(
             source=source, lipmap=lipmap or self.lipmap, agent_map=self.lipmap, fps=fps or self.fps,
-            on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent,
+            on_weights=on_weights or self.on_weights, on_piece=on_piece, silent=silent or live, live=live,
             unknown=self.unknown, voice=self.voice, speed=self.speed, half_tone=self.half_tone,
             tts=engine_of(tts) if tts is not None else self.tts,
             motion=motion or self.motion,
+            lookahead=(LIVE_LOOKAHEAD if live else LOOKAHEAD) if lookahead is None else lookahead,
         )
         with self._state:
             if self._closing or self._worker is None:

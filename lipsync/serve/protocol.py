@@ -1,7 +1,9 @@
 """The serve protocol: JSON text frames, each one message with a ``type``; requests checked here.
 
-Client to server: ``say`` and ``stop``. Server to client: ``hello`` (on connect), ``started``,
-``frame`` (``"audio": "local"``), ``speech`` (``"audio": "client"``), ``ended`` and ``error``.
+Client to server: ``say``, ``pcm`` and ``stop``; binary frames carry the raw PCM of the
+client's open stream (a ``say`` with ``pcm``, heard as it comes). Server to client: ``hello``
+(on connect), ``started``, ``frame`` (``"audio": "local"`` or ``"none"``), ``speech``
+(``"audio": "client"``), ``ended`` and ``error``.
 Every message about a request carries that request's ``id`` (the client's, or one the server
 gives when the client sent none). An error is ``{"type": "error", "code", "message", "id"?}``:
 ``code`` is one of ``CODES`` for programs, ``message`` a sentence for people. ``schema.json``
@@ -12,26 +14,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import math
 import re
-import wave
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lipsync._numbers import short
-from lipsync.errors import LipsyncError, MissingDependency, ValueRefused
-from lipsync.sound import Audio
-from lipsync.timeline import Timeline
+from lipsync.errors import LipsyncError
+from lipsync.sound import MAX_CHANNELS
+from lipsync.sound import MAX_RATE as PCM_MAX_RATE
+from lipsync.sound import MIN_RATE as PCM_MIN_RATE
 
 if TYPE_CHECKING:
     from lipsync.engines.base import EngineVoice
 
 __all__ = [
     "CODES", "MAX_LABELS", "MAX_MESSAGE", "MAX_RATE", "MAX_TEXT", "MAX_WAV_SECONDS", "MIN_RATE", "PATH",
-    "ProtocolError", "SayRequest", "decode_speech", "error", "parse_request", "request_id_of",
+    "PcmMessage", "ProtocolError", "SayRequest", "StreamFormat", "error", "parse_request",
+    "request_id_of",
 ]
 
 #: The WebSocket endpoint.
@@ -46,8 +47,6 @@ MAX_LABELS = 2 * 1024 * 1024
 #: The sample rates a ``wav`` may have (Hz), and the longest it may last (seconds).
 MIN_RATE, MAX_RATE, MAX_WAV_SECONDS = 8000, 192_000, 300
 _PEEK = 65536  # the largest frame whose id a refusal looks up
-#: ``align(audio, text)``: where each phoneme of the text is in the audio.
-Aligner = Callable[[Audio, str], Timeline]
 #: Error codes: what went wrong, for a program to act on.
 CODES = (
     "bad_json",  # the frame is not a JSON object (or is binary)
@@ -62,9 +61,11 @@ CODES = (
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}\Z")
 _FIELDS = {
     "say": {"type", "id", "text", "wav", "labels", "interrupt", "map", "fps", "audio", "tts", "intensity",
-            "gains", "coarticulation"},
+            "gains", "coarticulation", "pcm", "lookahead"},
+    "pcm": {"type", "id", "data", "end"},
     "stop": {"type", "id"},
 }
+_MODES = ("local", "client", "none")
 
 
 class ProtocolError(LipsyncError):
@@ -90,10 +91,27 @@ def error(code: str, message: str, request_id: str | None = None) -> dict[str, A
 
 
 @dataclass(frozen=True)
-class SayRequest:
-    """A checked ``say``: text, or a WAV (still base64) with its text or labels (still text).
+class StreamFormat:
+    """The raw PCM a streamed ``say`` brings: 16-bit little-endian, ``channels`` interleaved."""
 
-    Checking it costs little; ``decode_speech`` does the costly part (the WAV, the labels, the
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class PcmMessage:
+    """A checked ``pcm``: more of the open stream's audio (raw bytes), and whether it ends."""
+
+    data: bytes
+    end: bool
+
+
+@dataclass(frozen=True)
+class SayRequest:
+    """A checked ``say``: text; a WAV (still base64) with its text or labels (still text), or
+    alone (heard without its text); or a stream (``pcm``) whose audio follows.
+
+    Checking it costs little; ``lipsync.serve.decode`` does the costly part (the WAV, the labels, the
     alignment), once the request has been let through.
     """
 
@@ -111,6 +129,8 @@ class SayRequest:
     intensity: float | None = None
     gains: dict[str, float] | None = None
     coarticulation: bool | None = None
+    stream: StreamFormat | None = None
+    lookahead: float | None = None  # seconds; None: the default
 
     @property
     def sound_bytes(self) -> int:
@@ -118,10 +138,13 @@ class SayRequest:
         return 0 if self.wav is None else len(self.wav) * 3 // 4
 
 
-def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | None]:
-    """``(type, id, say request or None)`` of one frame; ``ProtocolError`` if it is refused."""
+def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | PcmMessage | None]:
+    """``(type, id, say or pcm request, or None)`` of one frame; ``ProtocolError`` if it is refused.
+
+    A binary frame is ``("pcm", None, PcmMessage(frame, False))``: raw PCM for the open stream.
+    """
     if isinstance(frame, bytes):
-        raise ProtocolError("bad_json", "expected a JSON text frame, got a binary one")
+        return "pcm", None, PcmMessage(frame, False)
     try:
         message = json.loads(frame)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -134,13 +157,15 @@ def parse_request(frame: str | bytes) -> tuple[str, str | None, SayRequest | Non
         raise ProtocolError("bad_message", "\"id\" must be 1-64 letters, digits or _.:-")
     kind = message.get("type")
     if kind not in _FIELDS:
-        raise ProtocolError("unknown_type", f"unknown message type {short(kind)}: expected say or stop",
+        raise ProtocolError("unknown_type", f"unknown message type {short(kind)}: expected say, pcm or stop",
                             request_id)
     extra = sorted(set(message) - _FIELDS[kind])
     if extra:
         raise ProtocolError("bad_message", f"{kind} has no field {short(extra[0])}", request_id)
     if kind == "stop":
         return kind, request_id, None
+    if kind == "pcm":
+        return kind, request_id, _pcm(message, request_id)
     return kind, request_id, _say(message, request_id)
 
 
@@ -154,6 +179,18 @@ def request_id_of(frame: str | bytes) -> str | None:
         return None
     raw_id = message.get("id") if isinstance(message, dict) else None
     return raw_id if isinstance(raw_id, str) and _ID.match(raw_id) else None
+
+
+def _pcm(message: dict[str, Any], request_id: str | None) -> PcmMessage:
+    data = _field(message, "data", str, request_id)
+    end = _field(message, "end", bool, request_id) or False
+    if data is None and not end:
+        raise ProtocolError("bad_message", "pcm needs \"data\" (base64 PCM) or \"end\": true", request_id)
+    try:
+        raw = base64.b64decode(data or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError("bad_speech", f"\"data\" is not base64: {exc}", request_id) from None
+    return PcmMessage(raw, end)
 
 
 def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], request_id: str | None) -> Any:
@@ -171,8 +208,13 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
     lipmap = _field(message, "map", str, request_id)
     fps = _field(message, "fps", (int, float), request_id)
     mode = _field(message, "audio", str, request_id) or "local"
-    if mode not in ("local", "client"):
-        raise ProtocolError("bad_message", f"\"audio\" must be \"local\" or \"client\", not {short(mode)}",
+    if mode not in _MODES:
+        raise ProtocolError("bad_message", f"\"audio\" must be \"local\", \"client\" or \"none\", not "
+                            f"{short(mode)}", request_id)
+    stream = _stream(_field(message, "pcm", dict, request_id), request_id)
+    lookahead = _field(message, "lookahead", (int, float), request_id)
+    if lookahead is not None and not (math.isfinite(lookahead) and 100 <= lookahead <= 2000):
+        raise ProtocolError("bad_message", f"\"lookahead\" must be 100 to 2000 (ms), not {lookahead}",
                             request_id)
     if fps is not None and not (math.isfinite(fps) and 1 <= fps <= 240):
         raise ProtocolError("bad_message", f"\"fps\" must be 1 to 240, not {fps}", request_id)
@@ -182,31 +224,37 @@ def _say(message: dict[str, Any], request_id: str | None) -> SayRequest:
         raise ProtocolError("bad_speech", f"\"text\" must hold 1 to {MAX_TEXT} characters", request_id)
     if labels is not None and len(labels) > MAX_LABELS:
         raise ProtocolError("bad_speech", f"\"labels\" must hold at most {MAX_LABELS} characters", request_id)
-    if wav is None:
+    if stream is not None:
+        if wav is not None or text is not None or labels is not None:
+            raise ProtocolError("bad_message", "a \"pcm\" stream is the speech itself: no \"text\", "
+                                "\"wav\" or \"labels\" with it", request_id)
+    elif wav is None:
         if text is None:
-            raise ProtocolError("bad_message", "say needs \"text\", or \"wav\" with \"text\" or \"labels\"",
-                                request_id)
+            raise ProtocolError("bad_message", "say needs \"text\", \"wav\" (with its \"text\" or "
+                                "\"labels\", or alone) or a \"pcm\" stream", request_id)
         if labels is not None:
             raise ProtocolError("bad_message", "\"labels\" go with \"wav\"", request_id)
-    elif labels is None and text is None:
-        raise ProtocolError("bad_message", "\"wav\" needs its \"text\" (to align) or its \"labels\" "
-                            "(a label file's text)", request_id)
     rate = None if fps is None else float(fps)
-    tts = None if message.get("tts") is None else _tts(message["tts"], wav is None, request_id)
+    text_only = wav is None and stream is None
+    tts = None if message.get("tts") is None else _tts(message["tts"], text_only, request_id)
     intensity, gains, coarticulation = _motion(message, request_id)
     return SayRequest(request_id, text, wav, labels, interrupt, lipmap, rate, mode, tts, intensity, gains,
-                      coarticulation)
+                      coarticulation, stream, None if lookahead is None else lookahead / 1000)
 
 
-def decode_speech(request: SayRequest, align: Aligner) -> tuple[Audio | None, Timeline | None]:
-    """The audio and timeline of a ``say`` with a ``wav`` (``(None, None)`` for text alone);
-    ``align(audio, text)`` finds where a ``wav``'s text is in it."""
-    if request.wav is None:
-        return None, None
-    audio = _wav(request.wav, request.id)
-    if request.labels is not None:
-        return audio, _labels(request.labels, audio, request.id)
-    return audio, _aligned(audio, request.text or "", request.id, align)
+def _stream(given: dict[str, Any] | None, request_id: str | None) -> StreamFormat | None:
+    if given is None:
+        return None
+    rate, channels = given.get("sample_rate"), given.get("channels", 1)
+    extra = sorted(set(given) - {"sample_rate", "channels"})
+    if extra:
+        raise ProtocolError("bad_message", f"\"pcm\" has no field {short(extra[0])}", request_id)
+    if not (isinstance(rate, int) and not isinstance(rate, bool) and PCM_MIN_RATE <= rate <= PCM_MAX_RATE):
+        raise ProtocolError("bad_message", f"\"pcm\" needs its \"sample_rate\": {PCM_MIN_RATE} to "
+                            f"{PCM_MAX_RATE}", request_id)
+    if not (isinstance(channels, int) and not isinstance(channels, bool) and 1 <= channels <= MAX_CHANNELS):
+        raise ProtocolError("bad_message", f"\"pcm\" \"channels\" must be 1 to {MAX_CHANNELS}", request_id)
+    return StreamFormat(rate, channels)
 
 
 _TTS_FIELDS = ("speaker", "speed", "pitch", "intonation", "volume", "pre_phoneme", "post_phoneme")
@@ -218,7 +266,8 @@ def _tts(value: Any, text_only: bool, request_id: str | None) -> tuple[str, Engi
     from lipsync.engines.base import EngineVoice
 
     if not text_only:
-        raise ProtocolError("bad_message", "\"tts\" speaks \"text\": it does not go with \"wav\"", request_id)
+        raise ProtocolError("bad_message", "\"tts\" speaks \"text\": it does not go with \"wav\" or \"pcm\"",
+                            request_id)
     if not isinstance(value, dict) or not isinstance(value.get("url"), str) or len(value["url"]) > 300:
         raise ProtocolError("bad_message", "\"tts\" must be an object with the engine's \"url\"", request_id)
     extra = sorted(set(value) - {"url", *_TTS_FIELDS})
@@ -255,73 +304,3 @@ def _motion(message: dict[str, Any], request_id: str | None) -> tuple[float | No
         gains = {str(name): float(gain) for name, gain in gains.items()}
     coarticulation = _field(message, "coarticulation", bool, request_id)
     return (None if intensity is None else float(intensity)), gains, coarticulation
-
-
-def _wav(data: str, request_id: str | None) -> Audio:
-    import numpy as np
-
-    try:
-        raw = base64.b64decode(data, validate=True)
-        with wave.open(io.BytesIO(raw), "rb") as source:
-            width, channels = source.getsampwidth(), source.getnchannels()
-            rate, count = source.getframerate(), source.getnframes()
-            if width == 2 and MIN_RATE <= rate <= MAX_RATE and count <= MAX_WAV_SECONDS * rate:
-                frames = source.readframes(count)
-        del raw
-    except (binascii.Error, ValueError, EOFError, wave.Error) as exc:
-        raise ProtocolError("bad_speech", f"\"wav\" is not a base64 WAV file: {exc}", request_id) from None
-    if width != 2:
-        raise ProtocolError("bad_speech", f"\"wav\" must be 16-bit PCM, not {8 * width}-bit", request_id)
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise ProtocolError("bad_speech", f"\"wav\" must be sampled at {MIN_RATE} to {MAX_RATE} Hz, not "
-                            f"{rate} Hz", request_id)
-    if count > MAX_WAV_SECONDS * rate:
-        raise ProtocolError("bad_speech", f"\"wav\" must last at most {MAX_WAV_SECONDS} s", request_id)
-    samples = np.frombuffer(frames, dtype="<i2")
-    if channels > 1:  # the channels' mean, in integers (no float copy of a long recording)
-        frame = samples[: len(samples) // channels * channels].reshape(-1, channels)
-        samples = (frame.sum(axis=1, dtype=np.int32) // channels).astype(np.int16)
-    else:
-        samples = samples.astype(np.int16)  # its own copy, in native order
-    if not len(samples):
-        raise ProtocolError("bad_speech", "\"wav\" holds no samples", request_id)
-    return Audio(samples, rate)
-
-
-def _aligned(audio: Audio, text: str, request_id: str | None, align: Aligner) -> Timeline:
-    """Where each phoneme of ``text`` is in ``audio`` (``lipsync.align``, where installed)."""
-    try:
-        return align(audio, text)
-    except MissingDependency:
-        raise ProtocolError("bad_message", "this lipsync cannot align a \"wav\" to its \"text\": "
-                            "send its \"labels\"", request_id) from None
-    except ValueRefused as exc:
-        raise ProtocolError("bad_speech", str(exc).splitlines()[0], request_id) from None
-
-
-def _labels(text: str, audio: Audio, request_id: str | None) -> Timeline:
-    from lipsync.errors import UntimedLabels
-    from lipsync.labels import detect_format
-    from lipsync.labels.segments import read_segments
-    from lipsync.labels.textgrid import read_textgrid
-    from lipsync.labels.voicevox import query_phonemes, read_audio_query
-
-    kind = detect_format(text)
-    try:
-        if kind == "voicevox":
-            try:
-                return read_audio_query(text, "labels")
-            except UntimedLabels:  # a query without timing (AivisSpeech's): align the audio to it
-                from lipsync.alignment.query import align_query
-
-                return align_query(audio, query_phonemes(text, "labels"))
-        if kind == "textgrid":
-            return read_textgrid(text, "labels")
-        if kind == "hts":
-            raise ProtocolError("bad_speech", "\"labels\" must be timed (mono, julius, TextGrid or "
-                                "VOICEVOX); untimed full-context labels are not taken here", request_id)
-        return read_segments(text, "labels", seconds=True if kind == "julius" else None)
-    except ProtocolError:
-        raise
-    except LipsyncError as exc:
-        raise ProtocolError("bad_speech", str(exc).splitlines()[0], request_id) from None

@@ -16,12 +16,14 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lipsync.errors import LipsyncError
+from lipsync.serve.decode import decode_speech
+from lipsync.serve.feed import Feed
 from lipsync.serve.messages import hello, speech
 from lipsync.serve.outbox import FLUSH, Outbox
 from lipsync.serve.protocol import (
+    PcmMessage,
     ProtocolError,
     SayRequest,
-    decode_speech,
     error,
     parse_request,
     request_id_of,
@@ -93,11 +95,16 @@ class Session:
         self.lock = threading.Lock()
         self.gone = threading.Event()  # the connection is over
         self.leaving = False  # the goodbye is queued
+        #: The client's open PCM stream (a say with "pcm"), if any.
+        self.feed: Feed | None = None
 
     def stop_speech(self) -> None:
         """Stop this client's speech, playing and queued (each ends with ``stopped``)."""
         with self.lock:
             mine = list(self.utterances.values())
+            feed, self.feed = self.feed, None
+        if feed is not None:
+            feed.close()
         for utterance in mine:
             utterance.stop()
 
@@ -150,16 +157,21 @@ class Session:
     def _request(self, frame: str | bytes) -> None:
         request_id: str | None = None
         try:
-            if not self.server.rates.take(self.address):  # before anything is parsed or decoded
-                rates = self.server.rates
-                raise ProtocolError("rate_limited", f"more than {rates.burst:g} requests at once, or "
-                                    f"{rates.rate:g} a second, from your address: slow down",
-                                    request_id_of(frame))
+            # An open stream's audio comes at its own pace (the feed holds the client back), so
+            # frames are parsed before they are counted; otherwise, before anything is parsed.
+            streaming = self.feed is not None
+            if not streaming:
+                self._count(frame)
             kind, request_id, say = parse_request(frame)
+            if isinstance(say, PcmMessage):
+                self._pcm(say, request_id, binary=isinstance(frame, bytes))
+                return
+            if streaming:
+                self._count(frame)
             if kind == "stop":
                 self.stop_speech()
                 return
-            assert say is not None
+            assert isinstance(say, SayRequest)
             self._say(say, request_id or self.server.next_id())
         except ProtocolError as exc:
             self.send(exc.to_message())
@@ -169,6 +181,28 @@ class Session:
             logger.warning("request %s failed: %r", request_id, exc)
             self.send(error("failed", f"the server could not take it: {exc}", request_id))
 
+    def _count(self, frame: str | bytes) -> None:
+        """Spend one of the client address's requests; refused when it has none left."""
+        rates = self.server.rates
+        if not rates.take(self.address):
+            raise ProtocolError("rate_limited", f"more than {rates.burst:g} requests at once, or "
+                                f"{rates.rate:g} a second, from your address: slow down",
+                                request_id_of(frame))
+
+    def _pcm(self, message: PcmMessage, request_id: str | None, *, binary: bool) -> None:
+        """More audio for the open stream (a binary frame, or a ``pcm`` message)."""
+        feed = self.feed
+        if feed is None and binary:
+            raise ProtocolError("bad_json", "expected a JSON text frame, got a binary one (binary frames "
+                                "carry the PCM of a say with \"pcm\", and none is open)")
+        if feed is None or (request_id is not None and request_id != feed.id):
+            raise ProtocolError("bad_message", "no open stream for this audio: send a say with \"pcm\" "
+                                "first", request_id)
+        if message.data:
+            feed.put(message.data)
+        if message.end:
+            feed.end()
+
     def _say(self, request: SayRequest, request_id: str) -> None:
         server = self.server
         if server.is_closing():
@@ -177,6 +211,9 @@ class Session:
             if request_id in self.utterances:
                 raise ProtocolError("bad_message", f"id {request_id!r} is still speaking: give each say "
                                     "its own id", request_id)
+            if request.stream is not None and self.feed is not None:
+                raise ProtocolError("bad_message", f"stream {self.feed.id!r} is still open: end it "
+                                    "(pcm with \"end\": true) before another", request_id)
         try:
             lipmap = server.maps.get(request.map)
         except LipsyncError as exc:  # its message names no path of the server's
@@ -196,17 +233,22 @@ class Session:
             finally:
                 if request.wav is not None:
                     _DECODING.release()
-            utterance = self._speak(request, request_id, lipmap, audio, timeline, motion, tts)
+            feed = None if request.stream is None else Feed(request_id, request.stream)
+            utterance = self._speak(request, request_id, lipmap, feed or audio, timeline, motion, tts)
         except BaseException:
             server.queue.release(self, size)
             raise
         with self.lock:
             self.utterances[request_id] = utterance
-        threading.Thread(target=self._ended, args=(request_id, utterance, size), name="lipsync-serve-wait",
-                         daemon=True).start()
+            if feed is not None:
+                self.feed = feed
+        heard = timeline is None and request.text is None  # audio without its text
+        threading.Thread(target=self._ended, args=(request_id, utterance, size, heard),
+                         name="lipsync-serve-wait", daemon=True).start()
 
     def _speak(self, request: SayRequest, request_id: str, lipmap: LipMap, audio: Any,
                timeline: Timeline | None, motion: Motion, tts: Engine | None) -> Utterance:
+        """Queue the say's speech; ``audio`` is its sound (decoded, or the stream's ``Feed``)."""
         from lipsync.maps.resolver import resolve
         from lipsync.motion.shape import mouth_shares
 
@@ -239,17 +281,20 @@ class Session:
                            "weights": {m: round(w, 4) for m, w in weights.items()}}, droppable=True)
 
         source: Any = request.text if audio is None else audio
+        streamed = isinstance(audio, Feed)
         return server.speaker.say(
             source, timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps, motion=motion,
-            on_weights=None if client and extra is None else on_weights, on_piece=on_piece, silent=client,
-            tts=tts)
+            on_weights=None if client and extra is None else on_weights, on_piece=on_piece,
+            silent=request.audio_mode != "local", tts=tts, lookahead=request.lookahead if streamed else None,
+            live=streamed and request.audio_mode == "none")
 
-    def _ended(self, request_id: str, utterance: Utterance, size: int) -> None:
+    def _ended(self, request_id: str, utterance: Utterance, size: int, heard: bool) -> None:
         try:
             utterance.wait()
             if not utterance.stopped and all(name in PAUSES for name in utterance.timeline.names):
-                self.send(error("bad_speech", "nothing to say: the text has no words Open JTalk can speak "
-                                "(only punctuation, symbols or emoji?)", request_id))
+                self.send(error("bad_speech", "nothing to say: no speech was heard in the audio" if heard
+                                else "nothing to say: the text has no words Open JTalk can speak (only "
+                                "punctuation, symbols or emoji?)", request_id))
         except LipsyncError as exc:
             self.send(error("bad_speech", str(exc).splitlines()[0], request_id))
         except Exception as exc:  # the speaker failed: the client hears why, the server goes on
@@ -259,6 +304,10 @@ class Session:
             with self.lock:  # queued before the goodbye can be (``leave`` looks under this lock)
                 self.send({"type": "ended", "id": request_id, "stopped": utterance.stopped})
                 self.utterances.pop(request_id, None)
+                feed = self.feed
+                if feed is not None and feed.id == request_id:
+                    self.feed = None
+                    feed.close()
             self.server.queue.release(self, size)
 
 

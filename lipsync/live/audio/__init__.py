@@ -4,6 +4,8 @@
   there is none.
 - ``simpleaudio``: optional (``pip install 'lipsync-ja[simpleaudio]'``).
 - ``null``: no device, a real-time clock (tests, servers).
+
+Live input, for ``lipsync listen``: ``capture`` (a capture device, or a file given in real time).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from lipsync.errors import AudioError, MissingDependency
 from lipsync.live.audio.base import DEFAULT_RATE, PullOutput
 from lipsync.live.clock import Clock
 
-__all__ = ["MiniaudioOutput"]
+__all__ = ["MiniaudioOutput", "quiet_stderr"]
 
 _log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ BUFFER_MS = 10
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
     """Silence file descriptor 2: ALSA prints pages of C-level errors when no card exists."""
     try:
         saved = os.dup(2)
@@ -65,7 +65,7 @@ class MiniaudioOutput(PullOutput):
         opened: Any = None
         if not null_backend:
             try:
-                with _quiet_stderr():
+                with quiet_stderr():
                     opened = self._open(miniaudio, buffer_ms, None)
             except miniaudio.MiniaudioError as exc:
                 detail = ", ".join(str(arg) for arg in exc.args)
