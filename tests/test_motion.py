@@ -126,6 +126,17 @@ def test_the_rest_viseme_is_one_whenever_the_mouth_rests() -> None:
     assert vowel.max() == pytest.approx(0.5)
 
 
+def test_intensity_leaves_the_rest_viseme_whole_in_mmdagent_s_own_motion() -> None:
+    lipmap = load_map("rpm")
+    timeline = Timeline.from_sequence("sil,300,m,60,a,150,pau,400,b,50,a,120,sil,300")
+    _, plain = agent_curves(timeline, lipmap).sample(30)
+    _, half = mouth_curves(timeline, lipmap, Motion.of(intensity=0.5, coarticulation=False)).sample(30)
+    sil = lipmap.morphs.index("viseme_sil")
+    others = np.arange(len(lipmap.morphs)) != sil
+    assert np.allclose(half[:, others], 0.5 * plain[:, others]) and half[:, others].max() > 0.4
+    assert np.array_equal(half[:, sil], plain[:, sil]) and half[:, sil].max() == 1.0  # at rest, wholly
+
+
 @pytest.mark.parametrize(("motion", "message"), [
     (dict(intensity=3.5), "intensity must be from 0 to 3"),
     (dict(intensity=float("nan")), "intensity"),

@@ -36,6 +36,8 @@ def mouth_curves(timeline: Timeline, lipmap: LipMap, motion: Motion | None = Non
     if motion.coarticulation:
         return motion_curves(timeline, lipmap, motion)
     curves = agent_curves(timeline, lipmap)
-    if motion.scaled:
-        curves.weights = curves.weights * np.array(motion.scale(lipmap.morphs))
+    if motion.scaled:  # a rest morph (the mouth at rest) is not a mouth movement to scale
+        scale = np.array(motion.scale(lipmap.morphs))
+        scale[np.array(map_roles(lipmap).rest_morphs, dtype=bool)] = 1.0
+        curves.weights = curves.weights * scale
     return curves
