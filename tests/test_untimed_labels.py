@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import pytest
 from conftest import FIXTURES
 
 from lipsync import Audio, UntimedLabels
-from lipsync.alignment.aligner import align
 from lipsync.cli.main import main
 from lipsync.labels.voicevox import query_phonemes, read_audio_query
+from lipsync.serve.aligning import OutsideAligner
 from lipsync.serve.decode import decode_speech
-from lipsync.serve.protocol import parse_request
+from lipsync.serve.protocol import SayRequest, parse_request
 
 VOICEVOX = FIXTURES / "voicevox"
 AIVIS = VOICEVOX / "audio_query-aivisspeech-shaped.json"  # every length 0.0
@@ -79,12 +80,17 @@ def test_export_aligns_an_untimed_query_to_its_audio(capsys, tmp_path):
     assert lines[0].split()[2] == "sil" and int(lines[-2].split()[1]) == end
 
 
-def test_serve_aligns_an_untimed_query_sent_with_its_wav():
+def test_serve_aligns_an_untimed_query_sent_with_its_wav_in_its_aligning_child():
     frame = json.dumps({"type": "say", "wav": base64.b64encode(WAV.read_bytes()).decode(),
                         "labels": AIVIS.read_text("utf-8")})
     _, _, request = parse_request(frame)
-    assert request is not None
-    audio, timeline = decode_speech(request, align)  # what a session does once the say is let through
+    assert isinstance(request, SayRequest)
+    aligner = OutsideAligner()  # the server's: pydomino runs in a child, never in the server
+    try:
+        audio, timeline = decode_speech(request, aligner)  # what a session does once the say is let through
+        assert aligner.pid is not None and aligner.pid != os.getpid()
+    finally:
+        aligner.close()
     assert timeline is not None and audio is not None
     assert timeline.end * 24000 == len(audio)
     assert [n for n in timeline.names if n not in ("sil", "pau")][:3] == ["k", "o", "N"]

@@ -1,4 +1,5 @@
-"""Aligning a client's WAV to its text, in a process of its own (``OutsideAligner``).
+"""Aligning a client's WAV to its text (or to a VOICEVOX query's phonemes), in a process of
+its own (``OutsideAligner``).
 
 pydomino holds the GIL for the whole of its native work: aligning 33 s of speech took 8 s
 here, and every other thread of the server (the scheduler's frames, the other clients, the
@@ -22,12 +23,15 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lipsync._ready import readable
 from lipsync.errors import LipsyncError, MissingDependency, ValueRefused
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
+
+if TYPE_CHECKING:
+    from lipsync.labels.voicevox import QueryPhonemes
 
 __all__ = ["TIMEOUT", "OutsideAligner"]
 
@@ -49,11 +53,19 @@ class OutsideAligner:
         """Where each phoneme of ``text`` is in ``audio``, as ``lipsync.alignment.aligner.align``
         finds it; its refusals raise as they would, a child that dies or hangs as a
         ``LipsyncError``."""
+        return self._ask(audio, text)
+
+    def align_query(self, audio: Audio, phonemes: QueryPhonemes) -> Timeline:
+        """Where each of a VOICEVOX query's phonemes is in ``audio``
+        (``lipsync.alignment.query.align_query``), in the child too."""
+        return self._ask(audio, phonemes)
+
+    def _ask(self, audio: Audio, what: str | QueryPhonemes) -> Timeline:
         with self._lock:
             child = self._start()
             assert child.stdin is not None and child.stdout is not None
             try:
-                _write(child.stdin, (audio.samples.tobytes(), audio.sample_rate, text))
+                _write(child.stdin, (audio.samples.tobytes(), audio.sample_rate, what))
                 kind, value = _read(child.stdout, time.monotonic() + TIMEOUT)
             except (OSError, EOFError, TimeoutError, pickle.UnpicklingError, ValueError) as exc:
                 self._kill()
@@ -139,13 +151,19 @@ def _serve() -> None:
     requests = sys.stdin.buffer
     while True:
         try:
-            samples, rate, text = _read(requests, None)
+            samples, rate, what = _read(requests, None)
         except EOFError:
             return
         try:
-            from lipsync.alignment.aligner import align
+            audio = Audio(np.frombuffer(samples, dtype=np.int16).copy(), rate)
+            if isinstance(what, str):
+                from lipsync.alignment.aligner import align
 
-            timeline = align(Audio(np.frombuffer(samples, dtype=np.int16).copy(), rate), text)
+                timeline = align(audio, what)
+            else:  # a VOICEVOX query's phonemes
+                from lipsync.alignment.query import align_query
+
+                timeline = align_query(audio, what)
             spans = list(zip(timeline.names, timeline.durations, strict=True))
             answer: tuple[str, object] = ("timeline", spans)
         except ImportError as exc:

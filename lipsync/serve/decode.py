@@ -1,5 +1,6 @@
 """The costly part of a ``say``, done once the request has been let through: its WAV decoded,
-its labels read, its text aligned to the audio (``align``, out of the server's process)."""
+its labels read, its text (or an untimed query's phonemes) aligned to the audio by an
+``Aligning`` (the server's runs out of its process: ``lipsync.serve.aligning``)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,43 @@ import base64
 import binascii
 import io
 import wave
-from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from lipsync.errors import LipsyncError, MissingDependency, ValueRefused
 from lipsync.serve.protocol import MAX_RATE, MAX_WAV_SECONDS, MIN_RATE, ProtocolError, SayRequest
 from lipsync.sound import Audio
 from lipsync.timeline import Timeline
 
-__all__ = ["Aligner", "decode_speech"]
+if TYPE_CHECKING:
+    from lipsync.labels.voicevox import QueryPhonemes
 
-#: ``align(audio, text)``: where each phoneme of the text is in the audio.
-Aligner = Callable[[Audio, str], Timeline]
+__all__ = ["Aligning", "decode_speech"]
 
 
-def decode_speech(request: SayRequest, align: Aligner) -> tuple[Audio | None, Timeline | None]:
+class Aligning(Protocol):
+    """What finds phonemes in a ``wav`` (``lipsync.serve.aligning.OutsideAligner``)."""
+
+    def align(self, audio: Audio, text: str) -> Timeline:
+        """Where each phoneme of ``text`` is in ``audio``."""
+        ...
+
+    def align_query(self, audio: Audio, phonemes: QueryPhonemes) -> Timeline:
+        """Where each of a VOICEVOX query's phonemes is in ``audio``."""
+        ...
+
+
+def decode_speech(request: SayRequest, aligner: Aligning) -> tuple[Audio | None, Timeline | None]:
     """The audio and timeline of a ``say`` with a ``wav`` (``(None, None)`` for text alone or a
-    stream; ``(audio, None)`` for a ``wav`` alone, heard as it plays); ``align(audio, text)``
+    stream; ``(audio, None)`` for a ``wav`` alone, heard as it plays); ``aligner``
     finds where a ``wav``'s text is in it."""
     if request.wav is None:
         return None, None
     audio = _wav(request.wav, request.id)
     if request.labels is not None:
-        return audio, _labels(request.labels, audio, request.id)
+        return audio, _labels(request.labels, audio, request.id, aligner)
     if request.text is None:
         return audio, None
-    return audio, _aligned(audio, request.text, request.id, align)
+    return audio, _aligned(audio, request.text, request.id, aligner)
 
 
 def _wav(data: str, request_id: str | None) -> Audio:
@@ -65,10 +78,10 @@ def _wav(data: str, request_id: str | None) -> Audio:
     return Audio(samples, rate)
 
 
-def _aligned(audio: Audio, text: str, request_id: str | None, align: Aligner) -> Timeline:
+def _aligned(audio: Audio, text: str, request_id: str | None, aligner: Aligning) -> Timeline:
     """Where each phoneme of ``text`` is in ``audio`` (``lipsync.align``, where installed)."""
     try:
-        return align(audio, text)
+        return aligner.align(audio, text)
     except MissingDependency:
         raise ProtocolError("bad_message", "this lipsync cannot align a \"wav\" to its \"text\": "
                             "send its \"labels\"", request_id) from None
@@ -76,7 +89,7 @@ def _aligned(audio: Audio, text: str, request_id: str | None, align: Aligner) ->
         raise ProtocolError("bad_speech", str(exc).splitlines()[0], request_id) from None
 
 
-def _labels(text: str, audio: Audio, request_id: str | None) -> Timeline:
+def _labels(text: str, audio: Audio, request_id: str | None, aligner: Aligning) -> Timeline:
     from lipsync.errors import UntimedLabels
     from lipsync.labels import detect_format
     from lipsync.labels.segments import read_segments
@@ -89,9 +102,7 @@ def _labels(text: str, audio: Audio, request_id: str | None) -> Timeline:
             try:
                 return read_audio_query(text, "labels")
             except UntimedLabels:  # a query without timing (AivisSpeech's): align the audio to it
-                from lipsync.alignment.query import align_query
-
-                return align_query(audio, query_phonemes(text, "labels"))
+                return aligner.align_query(audio, query_phonemes(text, "labels"))
         if kind == "textgrid":
             return read_textgrid(text, "labels")
         if kind == "hts":

@@ -229,7 +229,7 @@ class Session:
                 raise ProtocolError("busy", "the server is decoding other clients' sound: try again in a "
                                     "moment", request_id)
             try:
-                audio, timeline = decode_speech(request, server.aligner.align)
+                audio, timeline = decode_speech(request, server.aligner)
             finally:
                 if request.wav is not None:
                     _DECODING.release()
