@@ -134,7 +134,40 @@ def test_serve_speaks_a_say_through_the_engine_it_names(fake):
     assert all(q["speedScale"] == 1.1 for q in fake.queries[seen:])
     assert [[name for name, _, _ in m["timeline"]] for m in speech] == [list(q.names) for q in queries]
     assert refused["id"] == "far" and refused["code"] == "bad_message"
-    assert "must be on this machine" in refused["message"]
+    assert "on this machine" in refused["message"]
+
+
+def test_a_server_others_can_reach_calls_its_own_engine_only():
+    from lipsync.engines.base import EngineVoice
+    from lipsync.serve.protocol import ProtocolError
+    from lipsync.serve.server import Server
+
+    own = "voicevox://127.0.0.1:50021"
+    with Speaker(None, audio="null", clock=VirtualClock(), tts=own) as speaker:
+        reachable = Server(speaker, host="0.0.0.0", port=0)  # built, never started: nothing listens
+        assert reachable.engine(own, EngineVoice(speaker=3), "a").http.port == 50021
+        with pytest.raises(ProtocolError, match=r"own --tts, not 127\.0\.0\.1:6379"):
+            reachable.engine("voicevox://127.0.0.1:6379", EngineVoice(), "b")  # another local service
+        local = Server(speaker, host="127.0.0.1", port=0)
+        assert local.engine("voicevox://localhost:6379", EngineVoice(), "c").http.port == 6379
+
+
+def test_the_server_keeps_the_last_engines_clients_named_and_closes_the_rest():
+    from lipsync.engines.base import EngineVoice
+    from lipsync.serve.server import ENGINES, Server
+
+    closed = []
+    with Speaker(None, audio="null", clock=VirtualClock()) as speaker:
+        server = Server(speaker, port=0)
+        engines = [server.engine("voicevox://127.0.0.1:50021", EngineVoice(speaker=n), str(n))
+                   for n in range(ENGINES + 2)]
+        for engine in engines:
+            engine.http.close = lambda e=engine: closed.append(e)  # type: ignore[method-assign]
+        assert server.engine("voicevox://127.0.0.1:50021", EngineVoice(speaker=2), "again") is engines[2]
+        server.engine("voicevox://127.0.0.1:50021", EngineVoice(speaker=99), "new")
+        assert closed == [engines[3]]  # the least recently used; the others stay
+        server.close()
+    assert sorted(map(id, closed)) == sorted(map(id, engines[2:]))  # each closed once, on close()
 
 
 def test_say_to_a_server_hands_it_the_engine_and_voice():

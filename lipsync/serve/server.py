@@ -29,6 +29,7 @@ import logging
 import socket
 import threading
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from lipsync.errors import LipsyncError, ValueRefused
@@ -58,6 +59,8 @@ logger = logging.getLogger("lipsync.serve")
 CLOSE_WITHIN = 0.3
 #: Connections past ``Limits.clients`` still taken, to be told the server is busy.
 SPARE = 8
+#: TTS engines (URL and voice pairs that clients named) kept open at once; the oldest goes.
+ENGINES = 8
 _OPEN_TIMEOUT = 5.0  # seconds a connection has to finish its opening handshake
 _CLOSE_TIMEOUT = 1.0  # seconds a client has to answer a Close
 _TICK = 0.2  # how often the accepting thread looks whether the server is closing
@@ -90,7 +93,7 @@ class Server:
         self.rates = RateLimiter(self.limits.burst, self.limits.rate)
         self.queue = Queue(self.limits)
         self.aligner = OutsideAligner()
-        self._engines: dict[tuple[str, EngineVoice], Engine] = {}
+        self._engines: OrderedDict[tuple[str, EngineVoice], Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._sessions: set[Session] = set()
@@ -166,6 +169,7 @@ class Server:
         if self._listener is not None:
             self._listener.close()
         self.aligner.close()
+        self._close_engines()
         with self._lock:
             sessions = list(self._sessions)
         for session in sessions:
@@ -293,27 +297,46 @@ class Server:
         return self._closing.is_set()
 
     def engine(self, url: str, voice: EngineVoice, request_id: str | None) -> Engine:
-        """The TTS engine a ``say`` names (one per URL and voice, kept), if its host may be used:
-        this machine, or the host of the server's own engine (never another the client picks)."""
+        """The TTS engine a ``say`` names (the last ``ENGINES`` URL and voice pairs kept), if it
+        may be used. Bound to this machine only, the server takes an engine on this machine or
+        at its own ``--tts``'s host; reachable from others, only its own ``--tts`` engine (a
+        client never makes it call another port of this machine's)."""
         from lipsync.engines import open_engine
 
         key = (url, voice)
         with self._engines_lock:
             found = self._engines.get(key)
-        if found is not None:
-            return found
+            if found is not None:
+                self._engines.move_to_end(key)
+                return found
         try:
             found = open_engine(url, voice)
         except LipsyncError as exc:
             raise ProtocolError("bad_message", f"\"tts\": {exc}", request_id) from None
         own = self.speaker.tts
-        allowed = set(LOOPBACK) | ({own.http.host} if own is not None else set())
-        if found.http.host.lower() not in allowed:
-            raise ProtocolError("bad_message", f"\"tts\": the engine must be on this machine or at the "
-                                f"server's own --tts host, not {found.http.host!r}", request_id)
+        where = (found.http.host.lower(), found.http.port)
+        if self.host.lower() in LOOPBACK:
+            allowed = where[0] in LOOPBACK or (own is not None and where[0] == own.http.host.lower())
+        else:
+            allowed = own is not None and where == (own.http.host.lower(), own.http.port)
+        if not allowed:
+            found.close()
+            raise ProtocolError("bad_message", "\"tts\": the engine must be the server's own --tts"
+                                + (" or on this machine" if self.host.lower() in LOOPBACK else "")
+                                + f", not {found.http.host}:{found.http.port}", request_id)
         with self._engines_lock:
             self._engines[key] = found
+            while len(self._engines) > ENGINES:
+                _, old = self._engines.popitem(last=False)
+                old.close()  # its kept connection; a say still using it finishes
         return found
+
+    def _close_engines(self) -> None:
+        with self._engines_lock:
+            engines = list(self._engines.values())
+            self._engines.clear()
+        for engine in engines:
+            engine.close()
 
 
 def _peer(connection: ServerConnection) -> str:
