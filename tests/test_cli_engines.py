@@ -182,3 +182,17 @@ def test_say_to_a_server_hands_it_the_engine_and_voice():
     request = say_request(args)
     CLIENT.validate(request)
     assert request["tts"] == {"url": "voicevox://127.0.0.1:50021", "speaker": 3, "speed": 1.2, "pitch": 0.1}
+
+
+def test_a_batch_speaks_every_line_through_one_kept_connection(capsys, tmp_path):
+    texts = ["こんにちは", "はい", "ありがとう"]
+    with VoicevoxFake() as engine:  # its own, to count the connections it was asked on
+        listing = tmp_path / "lines.tsv"
+        rows = "".join(f"text\t-\t{t}\tout/{n}.lab\n" for n, t in enumerate(texts))
+        listing.write_text(rows, encoding="utf-8")
+        code, _, err = run(capsys, "export", "--batch", listing, "--tts", engine.url, "--speaker", "3",
+                           "-j", "1")
+        assert code == 0, err
+        asked = [fields["text"] for method, path, fields in engine.requests if path == "/audio_query"]
+        assert sorted(asked) == sorted(texts) and len(engine.connections) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.lab", "1.lab", "2.lab"]

@@ -10,6 +10,7 @@ same, at about 1/16 of the cost), or by a TTS engine's own timing (``tts``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from lipsync.motion.settings import Motion
 from lipsync.timeline import Timeline
 
 if TYPE_CHECKING:
-    from lipsync.engines.base import EngineVoice
+    from lipsync.engines.base import Engine, EngineVoice
     from lipsync.maps.lipmap import LipMap
 
 __all__ = ["ExportJob", "job_timeline", "render", "run"]
@@ -98,10 +99,9 @@ def job_timeline(
 
             return recognize(sound), duration
     if job.text is not None and job.tts is not None:
-        from lipsync.engines import open_engine
         from lipsync.engines.stream import engine_timing
 
-        timeline = engine_timing(open_engine(job.tts, job.tts_voice), job.text)
+        timeline = engine_timing(_engine(job.tts, job.tts_voice), job.text)
         return timeline, float(timeline.end)
     if job.text is not None:
         from lipsync.speech.synthesis import durations
@@ -171,3 +171,11 @@ def run(job: ExportJob, on_warning: Callable[[str], None] | None = None) -> Path
     """Do ``job``: write its output atomically (never half a file) and return the path."""
     write_atomic(job.output, render(job, on_warning=on_warning))
     return job.output
+
+
+@functools.lru_cache(maxsize=8)
+def _engine(url: str, voice: EngineVoice | None) -> Engine:
+    """One engine per URL and voice in this process: a batch's lines share its connection."""
+    from lipsync.engines import open_engine
+
+    return open_engine(url, voice)
