@@ -6,15 +6,13 @@ import base64
 import contextlib
 import json
 import socket
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 from agent import TcpAgent
-from serveclient import client, serving
+from serveclient import client, serving, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -384,13 +382,3 @@ def test_a_client_that_stops_reading_is_dropped_and_others_are_served() -> None:
                 # wait on its unread data with some websockets versions).
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll ``condition`` until it holds (a state to reach, not a time to measure)."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from agent import TcpAgent
-from serveclient import serve_process, stuck_client
+from serveclient import serve_process, stuck_client, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
@@ -161,15 +161,6 @@ def hello(url: str) -> bool:
             return bool(json.loads(ws.recv(2))["type"] == "hello")
     except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
         return False
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_serve_takes_the_voice_settings_say_server_leaves_to_it() -> None:

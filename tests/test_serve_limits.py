@@ -11,10 +11,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
-from serveclient import Client, client, serving
+from serveclient import Client, client, serving, wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -32,15 +31,6 @@ NOT_A_WAV = base64.b64encode(b"\x00" * 3000).decode()
 
 def quick() -> Speaker:
     return Speaker(None, audio="null", clock=VirtualClock())
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def replies(c: Client, count: int) -> list[dict[str, object]]:

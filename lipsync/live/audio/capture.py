@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lipsync._fds import silenced
 from lipsync.errors import AudioError, MissingDependency, ValueRefused
-from lipsync.live.audio.miniaudio_output import quiet_stderr
 from lipsync.live.clock import Clock, MonotonicClock
 from lipsync.sound import Audio
 
@@ -84,7 +84,7 @@ class MiniaudioCapture(Capture):
             raise MissingDependency.needs("miniaudio") from exc
         self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=1000)
         try:
-            with quiet_stderr():  # ALSA prints pages of C-level errors when there is no card
+            with silenced(2):  # ALSA prints pages of C-level errors when there is no card
                 self._device: Any = miniaudio.CaptureDevice(
                     input_format=miniaudio.SampleFormat.SIGNED16, nchannels=1, sample_rate=rate,
                     buffersize_msec=max(1, round(period * 1000)))

@@ -8,39 +8,21 @@ silently in real time, with the same callback rhythm, and ``notice`` says so.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
-import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
+from lipsync._fds import silenced
 from lipsync.errors import AudioError, MissingDependency
 from lipsync.live.audio.base import DEFAULT_RATE, PullOutput
 from lipsync.live.clock import Clock
 
-__all__ = ["MiniaudioOutput", "quiet_stderr"]
+__all__ = ["MiniaudioOutput"]
 
 _log = logging.getLogger(__name__)
 
 #: miniaudio's period: small enough to start fast, large enough for Python's GIL switches.
 BUFFER_MS = 10
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2: ALSA prints pages of C-level errors when no card exists."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class MiniaudioOutput(PullOutput):
@@ -65,7 +47,7 @@ class MiniaudioOutput(PullOutput):
         opened: Any = None
         if not null_backend:
             try:
-                with quiet_stderr():
+                with silenced(2):
                     opened = self._open(miniaudio, buffer_ms, None)
             except miniaudio.MiniaudioError as exc:
                 detail = ", ".join(str(arg) for arg in exc.args)
