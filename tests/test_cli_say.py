@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +89,20 @@ def test_a_bad_to_is_named_before_a_missing_model(capsys: pytest.CaptureFixture[
 def test_sync_event_to_stdout_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["say", "こんにちは", "--to", "stdout", "--sync", "event", "--audio", "null"]) == 2
     assert "--sync event waits for an agent's answers" in capsys.readouterr().err
+
+
+def test_say_to_stdout_ends_quietly_when_its_reader_leaves():
+    text = "こんにちは。今日はいい天気ですね。明日も晴れるでしょう。"
+    argv = [sys.executable, "-m", "lipsync", "say", text, "--to", "stdout", "--audio", "null"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what `| head -1` does after its line
+        code = proc.wait(timeout=120)  # a hang fails here (it hung on the STOP to nobody)
+        err = proc.stderr.read().decode()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert first.startswith(b"LIPSYNC_START|gene|sil,")
+    assert code == 0 and err == ""  # no traceback

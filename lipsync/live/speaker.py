@@ -29,6 +29,7 @@ utterance's threads and I/O are ``lipsync.live.run``'s. This module holds them t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -390,7 +391,8 @@ class Speaker:
                 error: BaseException | None = job.failure
             except BaseException as exc:  # handed to whoever waits on the utterance
                 error = job.failure or exc
-                self._halt()
+                with contextlib.suppress(Exception):  # a STOP that cannot go: the first error tells
+                    self._halt()
             finally:
                 with self._changed:
                     self._current = None
