@@ -260,3 +260,18 @@ def test_audio_at_another_rate_is_resampled_and_keeps_its_times() -> None:
         utterance = speaker.say(silent(timeline, rate=16000, extra=0.5), timeline)
         utterance.wait(10)
     assert rig.output.end() == round((float(timeline.duration) + 0.5) * RATE)
+
+
+def test_text_from_a_pipe_shuts_the_lips_when_its_last_sentence_ends() -> None:
+    rig = Rig()
+    with rig.speaker as speaker:
+        utterance = speaker.say(iter(["こんにちは。"]))  # the last piece is not known to be last
+        assert utterance.wait(30)
+    starts = rig.starts()
+    sequences = [Timeline.from_sequence(line.split("|")[2].rstrip("\n")) for _, line in starts]
+    spoken = utterance.timeline
+    assert sequences[-2].names[-1] == "a"  # the sentence's START ends on its sound,
+    assert sequences[-1].names == ("sil",)
+    assert sequences[-1].duration == pytest.approx(spoken[-1].duration, abs=1e-3)
+    # and the silence's START leaves on its first sample: when the sentence's last sound ends.
+    assert starts[-1][0] == pytest.approx(utterance.started_at + float(spoken[-1].start), abs=1e-6)

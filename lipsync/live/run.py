@@ -127,6 +127,8 @@ class Run:
         self.next_piece = threading.Event()
         #: The producer thread if it was still making a piece when the run ended.
         self.unfinished: threading.Thread | None = None
+        #: The last START sent ended on a sound, not a pause: the agent holds that shape on.
+        self.lips_left_open = False
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -265,9 +267,15 @@ class Run:
         if schedule.origin is not None and timeline.names and timeline.names[0] in PAUSES:
             waited = self.output.position() - max(schedule.end, self.output.end())
             audio, timeline = shorten_pause(audio, timeline, waited, self.rate)
-        chunks = [] if link.alias is None or link.transport is None else [
-            c for c in self._chunks(timeline, link.alias) if not set(c.timeline.names) <= PAUSES
-        ]
+        every = [] if link.alias is None or link.transport is None else self._chunks(timeline, link.alias)
+        chunks = [c for c in every if not set(c.timeline.names) <= PAUSES]
+        if every and not chunks and self.lips_left_open:
+            # Silence after a START that ended on a sound (text from a pipe ends its last
+            # sentence this way): its own START shuts the lips when the sound ends, instead of
+            # MMDAgent-EX holding the last shape six frames past it.
+            chunks = every[:1]
+        if chunks:
+            self.lips_left_open = chunks[-1].timeline.names[-1] not in PAUSES
         handshake = schedule.origin is None and link.awaits_events and link.alias is not None and bool(chunks)
         if handshake:
             self.next_piece.set()  # nothing to do here until the agent answers
