@@ -100,7 +100,10 @@ def test_say_dash_reads_standard_input_as_it_arrives() -> None:
         process.stdin.write("さようなら。\n")
         process.stdin.close()
         assert process.wait(timeout=30) == 0
-        assert len(agent.lines) == 2
+        # One START a sentence, and one for the silence after the last (shutting the lips when
+        # the sound ends: the last sentence's START ended on its sound, not knowing it was last).
+        sequences = [Timeline.from_sequence(line.split("|")[2]) for line in agent.lines]
+        assert [s.names[-1] for s in sequences] == ["a", "a", "sil"] and sequences[2].names == ("sil",)
 
 
 def test_text_without_punctuation_is_cut_between_accent_phrases() -> None:
