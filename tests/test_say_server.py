@@ -9,13 +9,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from serveclient import serving
+from serveclient import serve_process, serving
 from websockets.sync.server import ServerConnection, serve
 
 import lipsync.cli.say_server
+from lipsync import Audio
 from lipsync.cli.main import main
 from lipsync.live.clock import VirtualClock
 from lipsync.live.speaker import Speaker
@@ -46,6 +49,19 @@ def test_fps_and_map_go_with_the_say(capsys: pytest.CaptureFixture[str]) -> None
     times = [t for t, _ in heard]
     assert times[:3] == pytest.approx([0, 1 / 24, 2 / 24])  # the server's VMC heard the say's rate
     assert {morphs for _, morphs in heard} == {frozenset(load_map("vrm0").morphs)}
+
+
+def test_the_servers_warnings_reach_the_client_as_the_local_say_prints_them(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet.wav"
+    Audio(np.zeros(16000, dtype=np.int16), 16000).save_wav(quiet)  # as long as the sequence below
+    with serve_process("--unknown", "a") as (url, _):  # its own process: its log is not ours
+        code, err = run(capsys, "Hello world", "--server", url)
+        assert code == 0, err
+        code, mixed = run(capsys, "--wav", str(quiet), "--sequence", "sil,300,k,100,xyz,200,sil,400",
+                          "--server", url)
+    assert "lipsync: warning: 'Hello world' is not Japanese" in err
+    assert code == 0 and "lipsync: warning:" in mixed and "xyz" in mixed  # drawn as the server's --unknown
 
 
 def test_a_long_wait_and_speech_show_progress_on_a_terminal(capsys: pytest.CaptureFixture[str],

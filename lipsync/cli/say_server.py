@@ -213,6 +213,8 @@ def _exchange(url: str, request: dict[str, Any], chunks: Iterable[Audio] | None 
                 kind = message.get("type")
                 if verbose and kind != "frame":
                     err(f"lipsync: {time.strftime('%H:%M:%S')} <- {json.dumps(message)[:200]}")
+                if kind == "warning" and message.get("id") == "cli":
+                    err(f"lipsync: warning: {_text(message.get('message'))}")
                 if kind == "error" and message.get("id") in ("cli", None):
                     progress.close()
                     raise ValueRefused(f"lipsync: the server refused it: {_text(message.get('message'))}")

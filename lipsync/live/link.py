@@ -21,11 +21,12 @@ speaker's lock (one ``RLock`` shared with the speaker and its runs).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lipsync.errors import TransportError
+from lipsync.errors import TransportError, ValueRefused
 from lipsync.live.agent import NO_EVENT_AFTER, Answers, Lips
 from lipsync.timeline import Chunk, Timeline, start_line, stop_line
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from lipsync.live.clock import Clock
     from lipsync.live.transport import Transport
 
-__all__ = ["GREETING_TIMEOUT", "POLL", "AgentLink"]
+__all__ = ["GREETING_TIMEOUT", "POLL", "AgentLink", "check_timing"]
 
 #: A live agent greets a new TCP client at once; silence this long means it is not reading.
 GREETING_TIMEOUT = 1.0
@@ -43,6 +44,16 @@ POLL = 0.02  # the longest a wait goes without looking at the clock again
 _log = logging.getLogger("lipsync.live")
 
 Call = Callable[..., None]
+
+
+def check_timing(sync: str | None, latency: float, event_timeout: float) -> None:
+    """Refuse settings no agent could be kept in step with (``ValueRefused``)."""
+    if sync not in (None, "event", "clock"):
+        raise ValueRefused(f"sync must be 'event' or 'clock', not {sync!r}")
+    if not (math.isfinite(latency) and abs(latency) <= 10):
+        raise ValueRefused(f"latency {latency} s is out of range (-10 to 10 s)")
+    if not (math.isfinite(event_timeout) and 0 <= event_timeout <= 10):
+        raise ValueRefused(f"event timeout {event_timeout} s is out of range (0 to 10 s)")
 
 
 class AgentLink:

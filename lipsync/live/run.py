@@ -79,6 +79,8 @@ class Job:
     lookahead: float = 0.0
     #: A live voice: never played (silent), and a piece that comes late skips ahead.
     live: bool = False
+    #: Hears this utterance's warnings (besides the speaker's ``on_warning``).
+    on_warning: Callable[[str], None] | None = None
     #: Set when the utterance is stopped, or ends early (an error).
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: Whether it was cut short by a stop (not by an error).

@@ -44,7 +44,7 @@ from lipsync.errors import ValueRefused
 from lipsync.live.agent import NO_EVENT_AFTER
 from lipsync.live.audio import Output, open_output
 from lipsync.live.clock import Clock, MonotonicClock
-from lipsync.live.link import GREETING_TIMEOUT, AgentLink
+from lipsync.live.link import GREETING_TIMEOUT, AgentLink, check_timing
 from lipsync.live.run import MAX_AHEAD, Job, Run, wait_in_slices
 from lipsync.live.sources import Speech, speech_source
 from lipsync.live.transport import DEFAULT_URL, Transport, open_transport
@@ -121,14 +121,9 @@ class Speaker:
         if to is not None and model is None:
             raise ValueRefused("a model alias is needed to speak through an agent (model=...)")
         self.model = check_alias(model) if model is not None else None
-        if sync not in (None, "event", "clock"):
-            raise ValueRefused(f"sync must be 'event' or 'clock', not {sync!r}")
-        if not (math.isfinite(latency) and abs(latency) <= 10):
-            raise ValueRefused(f"latency {latency} s is out of range (-10 to 10 s)")
+        check_timing(sync, latency, event_timeout)
         if not (math.isfinite(fps) and 0 < fps <= 1000):
             raise ValueRefused(f"fps must be above 0 and at most 1000, not {fps}")
-        if not (math.isfinite(event_timeout) and 0 <= event_timeout <= 10):
-            raise ValueRefused(f"event timeout {event_timeout} s is out of range (0 to 10 s)")
         self.lipmap = lipmap if isinstance(lipmap, LipMap) else load_map(lipmap)
         if unknown is not None:
             resolve(Timeline([]), self.lipmap, unknown=unknown)  # checks the stand-in now
@@ -267,6 +262,7 @@ class Speaker:
         tts: Engine | str | None = None,
         lookahead: float | None = None,
         live: bool = False,
+        on_warning: Callable[[str], None] | None = None,
     ) -> Utterance:
         """Queue speech: Japanese text (or an iterator of text pieces), or audio with its timeline.
 
@@ -286,6 +282,7 @@ class Speaker:
         plays, by the clock); ``silent=True`` plays silence of the same length (the sound goes
         elsewhere, e.g. to a client that plays it) so the agent and the weights still keep to
         the output's clock. ``tts``: the TTS engine that speaks this text (default: the speaker's).
+        ``on_warning`` hears this utterance's warnings too (besides the speaker's).
         """
         source = speech_source(speech, timeline, text, fps=fps, tts=tts, lookahead=lookahead, live=live)
         job = Job(
@@ -295,6 +292,7 @@ class Speaker:
             tts=engine_of(tts) if tts is not None else self.tts,
             motion=motion or self.motion,
             lookahead=(LIVE_LOOKAHEAD if live else LOOKAHEAD) if lookahead is None else lookahead,
+            on_warning=on_warning,
         )
         with self._state:
             if self._closing or self._worker is None:
@@ -347,7 +345,9 @@ class Speaker:
         """A warning: to the ``lipsync.live.speaker`` logger and to ``on_warning``."""
         message = message.removeprefix("lipsync: ")
         _log.warning("%s", message)
-        self._call(self.on_warning, message)
+        job = self._current
+        for hears in (self.on_warning, None if job is None else job.on_warning):
+            self._call(hears, message)
 
     def _call(self, callback: Callable[..., None] | None, *args: object) -> None:
         """Run a user's callback; if it raises, the current utterance ends with its error."""

@@ -3,7 +3,7 @@
 Client to server: ``say``, ``pcm`` and ``stop``; binary frames carry the raw PCM of the
 client's open stream (a ``say`` with ``pcm``, heard as it comes). Server to client: ``hello``
 (on connect), ``started``, ``frame`` (``"audio": "local"`` or ``"none"``), ``speech``
-(``"audio": "client"``), ``ended`` and ``error``.
+(``"audio": "client"``), ``warning``, ``ended`` and ``error``.
 Every message about a request carries that request's ``id`` (the client's, or one the server
 gives when the client sent none). An error is ``{"type": "error", "code", "message", "id"?}``:
 ``code`` is one of ``CODES`` for programs, ``message`` a sentence for people. ``schema.json``

@@ -28,6 +28,7 @@ from lipsync.serve.protocol import (
     parse_request,
     request_id_of,
 )
+from lipsync.speech.pieces import latin_warning
 from lipsync.timeline import PAUSES
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ logger = logging.getLogger("lipsync.serve")
 
 _DECODING = threading.BoundedSemaphore(2)  # WAVs decoded (and aligned) at once, all clients
 _LARGE = 65536  # characters: a frame past this is let go of at once, and its memory given back
+_WARNING = 1000  # characters of a warning sent to a client, at most
 _PONG = 0.5  # seconds to wait for the pong that frees a large frame (a stuck client keeps it longer)
 
 
@@ -280,13 +282,20 @@ class Session:
                 self.send({"type": "frame", "id": request_id, "t": t,
                            "weights": {m: round(w, 4) for m, w in weights.items()}}, droppable=True)
 
+        def on_warning(message: str) -> None:
+            self.send({"type": "warning", "id": request_id, "message": message[:_WARNING]})
+
+        if audio is None and request.text is not None:  # what the local say warns of, here too
+            warning = latin_warning(request.text)
+            if warning is not None:
+                on_warning(warning)
         source: Any = request.text if audio is None else audio
         streamed = isinstance(audio, Feed)
         return server.speaker.say(
             source, timeline, interrupt=request.interrupt, lipmap=lipmap, fps=request.fps, motion=motion,
             on_weights=None if client and extra is None else on_weights, on_piece=on_piece,
             silent=request.audio_mode != "local", tts=tts, lookahead=request.lookahead if streamed else None,
-            live=streamed and request.audio_mode == "none")
+            live=streamed and request.audio_mode == "none", on_warning=on_warning)
 
     def _ended(self, request_id: str, utterance: Utterance, size: int, heard: bool) -> None:
         try:

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = [
-    "LONG_CLAUSE", "LONG_SENTENCE", "PAUSES", "PHRASE_PIECE", "Piece", "join_pause",
-    "joined_durations", "joined_speech", "speakable", "speech_pieces", "split_text", "text_pieces",
+    "LONG_CLAUSE", "LONG_SENTENCE", "PAUSES", "PHRASE_PIECE", "Piece", "join_pause", "joined_durations",
+    "joined_speech", "latin_warning", "speakable", "speech_pieces", "split_text", "text_pieces",
 ]
 
 #: Sentences longer than this (characters) are also cut at clause marks.
@@ -85,16 +85,23 @@ def mostly_latin(text: str) -> bool:
     return latin >= 3 and sum(1 for ch in text if _japanese(ch)) < latin
 
 
-def warn_if_latin(text: str) -> bool:
-    """Log a warning (and give True) if ``text`` is mostly Latin letters, which Open JTalk
-    spells out letter by letter in katakana."""
+def latin_warning(text: str) -> str | None:
+    """The warning for ``text`` if it is mostly Latin letters, which Open JTalk spells out
+    letter by letter in katakana (``None`` for Japanese)."""
     if not mostly_latin(text):
-        return False
+        return None
     shown = text if len(text) <= 40 else text[:39] + "…"
-    logger.warning("%r is not Japanese: Open JTalk reads Latin letters as katakana (a loan word it "
-                   "knows as that word, \"Hello\" as h,a,r,o,o; the rest letter by letter), and the "
-                   "lips follow that reading; give Japanese text", shown)
-    return True
+    return (f"{shown!r} is not Japanese: Open JTalk reads Latin letters as katakana (a loan word it "
+            "knows as that word, \"Hello\" as h,a,r,o,o; the rest letter by letter), and the lips "
+            "follow that reading; give Japanese text")
+
+
+def warn_if_latin(text: str) -> bool:
+    """Log ``latin_warning(text)`` (and give True) if there is one."""
+    warning = latin_warning(text)
+    if warning is not None:
+        logger.warning("%s", warning)
+    return warning is not None
 
 
 def split_text(text: str) -> list[str]:
