@@ -1,9 +1,18 @@
 """Shared fixtures: the reference files in tests/fixtures/reference (see its README for sources
-and licences) and MMDAgent-EX's stock map, data/lip.txt."""
+and licences) and MMDAgent-EX's stock map, data/lip.txt.
+
+A suite started with SIGINT ignored (a shell's background job: ``.ci/run &``) would hand that
+on to every program it starts, and lipsync keeps an ignored SIGINT ignored, as a background
+job should. The tests that interrupt lipsync need it heard, so the suite hears it again.
+"""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
