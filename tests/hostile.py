@@ -239,6 +239,12 @@ def cli_float_cases() -> list[Case]:
     cases.append(Case("command-line numbers", [*vrm, "--gains", "{dir}/g.txt"], files={"g.txt": b"\xff\xfe"}))
     cases.append(Case("command-line numbers", [*vrm, "--gains", "{dir}/g.txt"], "ok",
                       files={"g.txt": b"# calm\naa 0.5\n"}))
+    pcm = ["say", "--to", "stdout", "--audio", "null", "--pcm"]
+    for value in (*values, "0", "33", "1.5", "-1"):  # raw audio's format: every one refused in a line
+        cases.append(Case("command-line numbers", [*pcm, "{dir}", "--rate", "16000", f"--channels={value}"]))
+        cases.append(Case("command-line numbers", [*pcm, "{dir}", f"--rate={value}"]))
+    cases.append(Case("command-line numbers", [*pcm, "{dir}", "--rate", "16000"]))  # a folder, not audio
+    cases.append(Case("command-line numbers", ["listen", "--to", "stdout", "--input", "file:{dir}"]))
     return cases
 
 

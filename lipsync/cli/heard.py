@@ -49,7 +49,11 @@ def pcm_chunks(source: Path, rate: int, channels: int) -> Iterator[Audio]:
         raise ValueRefused(f"{source}: cannot read: {exc.strerror or exc}") from exc
     try:
         while True:
-            data = os.read(handle, size)
+            try:
+                data = os.read(handle, size)
+            except OSError as exc:  # a directory, a device that fails
+                raise ValueRefused(f"{'<stdin>' if stdin else source}: cannot read: "
+                                   f"{exc.strerror or exc}") from exc
             if not data:
                 break
             pending += data

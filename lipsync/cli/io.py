@@ -18,7 +18,8 @@ from typing import NoReturn
 from lipsync.errors import LipsyncError
 
 __all__ = [
-    "Handler", "Parser", "UsageError", "WarningPrinter", "err", "finite_float", "out", "report", "visible",
+    "Handler", "Parser", "UsageError", "WarningPrinter", "err", "finite_float", "out", "report",
+    "visible", "whole_number",
 ]
 
 Handler = Callable[[argparse.Namespace], int]
@@ -135,4 +136,18 @@ def finite_float(low: float, high: float) -> Callable[[str], float]:
         return value + 0.0  # -0.0 -> 0.0
 
     convert.__name__ = "number"  # argparse names the type in its message
+    return convert
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high``, in plain ASCII digits."""
+
+    def convert(text: str) -> int:
+        if not (text.isascii() and text.lstrip("-").isdigit() and len(text) <= 12
+                and low <= int(text) <= high):
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, "
+                                             f"found {_clip(text, 40)!r}")
+        return int(text)
+
+    convert.__name__ = "whole number"
     return convert

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lipsync.cli.heard import NO_TEXT, add_lookahead, pcm_chunks, preload
-from lipsync.cli.io import UsageError, err, finite_float
+from lipsync.cli.io import UsageError, err, finite_float, whole_number
 from lipsync.cli.signals import install
 from lipsync.cli.speech import add_motion_arguments, add_source_arguments, engine_from, load_speech, motion_of
 from lipsync.errors import AgentUnreachable, ValueRefused
@@ -238,7 +238,7 @@ def add_say_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
                    help="raw 16-bit little-endian PCM as it comes (- for standard input: a TTS or "
                    "speech-to-speech pipe), heard without text; the sound is held back --lookahead")
     p.add_argument("--rate", type=finite_float(4000, 768_000), metavar="HZ", help="--pcm's sample rate")
-    p.add_argument("--channels", type=int, choices=range(1, 33), default=1, metavar="N",
+    p.add_argument("--channels", type=whole_number(1, 32), default=1, metavar="N",
                    help="--pcm's channels, interleaved (default 1)")
     add_lookahead(p, 400, what="--pcm's sound is held back this long, so the mouth is on time")
     p.add_argument("--audio", choices=OUTPUTS, default="miniaudio", help="audio output (default miniaudio)")
