@@ -59,6 +59,10 @@ _PAUSE_FRAMES = 50
 _ENDED_DB = 52.0
 _STEP_BACK = 10
 _STEP_AHEAD = 30
+#: ... or this many, after a phoneme loud to the model's end (not ``fading``, below): such a
+#: vowel's fall takes 50-80 ms, and a pause's breath as loud as its last frames then held
+#: it 100-120 ms past its end (tuning set: 15 to 22 frames kept the same share of edges).
+_LOUD_AHEAD = 15
 #: A phoneme whose last ``_FADING_FRAMES`` frames before the model's end are all more than
 #: ``_FADING_DB`` below the loud frames was already fading there: a breathy ending (mei's
 #: sad and angry styles) that goes on under the pause's own noise, where the level cannot
@@ -111,7 +115,9 @@ def edges_by_prior(
             continue
         want = round(expected[k] * tempo)
         if tokens[k - 1] == "pau":
-            heard = edges[k]
+            heard = edges[k]  # where the sound is, in the model's span
+            while heard < edges[k + 1] - 1 and levels[heard] < -_FADED_DB:
+                heard += 1
             begin = edges[k + 1] - want
             if edges[k] < begin:
                 # Longer than expected: silence at its head is the pause's.
@@ -132,13 +138,14 @@ def _end_before_pause(levels: list[float], begin: int, end: int, after: int, wan
     pause = sorted(v for v in levels[end : min(after, end + _PAUSE_FRAMES)] if v > _ROOM_DB)
     floor = pause[len(pause) // 2] if len(pause) >= 3 else _ROOM_DB
     threshold = max(floor + _STEP_DB, -_ENDED_DB)
+    tail = levels[max(begin, end - _FADING_FRAMES) : end]
+    fading = bool(tail) and max(tail) < -_FADING_DB
+    ahead = _STEP_AHEAD if fading else _LOUD_AHEAD
     found = end  # the model's, where the level never reaches the pause's
-    for at in range(max(begin + 1, end - _STEP_BACK), min(after - 2, end + _STEP_AHEAD)):
+    for at in range(max(begin + 1, end - _STEP_BACK), min(after - 2, end + ahead)):
         if levels[at] <= threshold and levels[at + 1] <= threshold:
             found = at + 1  # the frame that reaches the pause's level is still the phoneme's
             break
-    tail = levels[max(begin, end - _FADING_FRAMES) : end]
-    fading = bool(tail) and max(tail) < -_FADING_DB
     least = begin + round(want * (_FINAL_LENGTHENING if fading else 1.0))
     return min(after, max(found, least))
 
