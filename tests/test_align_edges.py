@@ -1,0 +1,52 @@
+"""Edges at pauses, placed from the recording's own levels (lipsync.alignment.edges)."""
+
+from __future__ import annotations
+
+from lipsync.alignment.edges import edges_by_prior
+from lipsync.alignment.plan import Plan
+
+# "a、sa": a pause between two phrases; every phoneme is expected to last 100 ms (10 frames).
+PLAN = Plan(("a", "s", "a"), (False, True, False), (0.1, 0.1, 0.1))
+TOKENS = ["pau", "a", "pau", "s", "a", "pau"]
+MEMBERS = [[], [0], [], [1], [2], []]
+FRAMES = 150
+
+
+def levels_with(vowel: list[float], pause: float, s_heard: int = 80) -> list[float]:
+    """Frame levels (dB below the loud frames): silence, the vowel from frame 10, a pause at
+    ``pause`` dB until the ``s`` is heard at ``s_heard``, then ``sa`` and silence."""
+    levels = [-120.0] * 10 + vowel
+    levels += [pause] * (s_heard - len(levels))
+    levels += [-30.0] * 15 + [-5.0] * 25
+    return levels + [-120.0] * (FRAMES - len(levels))
+
+
+def edges_for(levels: list[float], vowel_end: int) -> list[int]:
+    # The model: ``a`` from 10 to ``vowel_end``, ``s`` from 80, ``a`` from 95 to 120.
+    return edges_by_prior(PLAN, TOKENS, MEMBERS, [10, vowel_end, 80, 95, 120], FRAMES, levels)
+
+
+def test_a_vowel_before_a_pause_ends_where_its_level_falls_to_the_pauses_own():
+    # A pause 46 dB down (a breath, a room): the vowel stops where the level reaches it,
+    # not 50 dB down (which this pause never is) nor at a fixed lengthening of its prior.
+    falling = [-5.0] * 24 + [-20.0, -40.0]
+    assert edges_for(levels_with(falling, pause=-46.0), vowel_end=30)[1] == 37
+    # The same vowel shorter, loud to the model's end: it ends where it falls, not lengthened.
+    short = [-5.0] * 10 + [-30.0, -56.0]
+    assert edges_for(levels_with(short, pause=-53.0), vowel_end=18)[1] == 22
+
+
+def test_a_breathy_ending_lasts_longer_than_open_jtalk_expects():
+    # Already fading when the model ends it (its last 50 ms 20 dB down), then under the
+    # pause's noise: it goes on to 1.3 times its expected length.
+    breathy = [-5.0] * 3 + [-20.0] * 5
+    start, end = edges_for(levels_with(breathy, pause=-53.0), vowel_end=18)[:2]
+    assert end - start == 13
+    # Loud to its end instead, it ends where the level falls (frame 18, the model's end).
+    start, end = edges_for(levels_with([-5.0] * 8, pause=-53.0), vowel_end=18)[:2]
+    assert end == 19 and end - start < 13
+
+
+def test_an_s_after_a_pause_starts_before_it_is_heard():
+    levels = levels_with([-5.0] * 24 + [-56.0], pause=-53.0)
+    assert edges_for(levels, vowel_end=34)[2] == 80 - 6
