@@ -2,10 +2,14 @@
 
     python bench/tune_recognizer.py offline tuning [clean|30|20]
     python bench/tune_recognizer.py stream tuning clean COMMIT_LAG HOP WINDOW
+    python bench/tune_recognizer.py live tuning clean LOOKAHEAD_MS [SWITCH LOUD_PENALTY]
 
-Model outputs of whole utterances are cached in ``recognition.CACHE`` per set and
-condition, so trying decoder settings costs only the search. Tune on ``tuning`` only; the
-held-out set is the bench's (bench/test_bench_recognize.py).
+``live`` hears each utterance as ``lipsync listen`` does (``heard_pieces``, 10 ms chunks,
+``stream_settings(lookahead, live=True)``, its switch and loud-pause penalties replaced
+when given; ``none`` turns one off); it runs the model anew each time. Model outputs of whole
+utterances are cached in ``recognition.CACHE`` per set and condition, so trying decoder
+settings costs only the search. Tune on ``tuning`` only; the held-out set is the bench's
+(bench/test_bench_recognize.py).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
@@ -22,12 +27,14 @@ from recognition import CACHE, ROOT, Utterance, utterances, with_noise
 sys.path.insert(0, str(ROOT / "tests"))
 from mouth import Score
 
+from lipsync.alignment.heard import stream_settings
 from lipsync.alignment.hearing import Settings, decode_whole, join_spans, spans_timeline
 from lipsync.alignment.model import RATE, load_model
 from lipsync.alignment.pitch import median_pitch, warp_for
 from lipsync.alignment.stream import StreamRecognizer, StreamSettings
 from lipsync.alignment.warp import fill_top, frame_rate, warped
 from lipsync.sound import Audio
+from lipsync.timeline import Timeline
 
 
 @dataclass
@@ -109,6 +116,29 @@ def streamed(heard: list[Heard], stream: StreamSettings, settings: Settings | No
     return total, cpu / audio_s
 
 
+def live(heard: list[Heard], stream: StreamSettings) -> tuple[Score, float]:
+    """Each utterance as a live voice (10 ms chunks through ``heard_pieces``); score, CPU s/s."""
+    from lipsync.alignment.heard import heard_pieces
+
+    total = Score()
+    cpu = audio_s = 0.0
+    for h in heard:
+        audio = h.audio
+        size = audio.sample_rate // 100
+        chunks = [Audio(audio.samples[at : at + size], audio.sample_rate)
+                  for at in range(0, len(audio), size)]
+        began = time.process_time()
+        spans: list[tuple[str, Fraction]] = []
+        for piece in heard_pieces(chunks, rate=audio.sample_rate, stream=stream):
+            for name, length in zip(piece.timeline.names, piece.timeline.durations, strict=True):
+                spans[-1:] = ([(name, spans[-1][1] + length)] if spans and spans[-1][0] == name
+                              else [*spans[-1:], (name, length)])
+        cpu += time.process_time() - began
+        audio_s += float(audio.duration)
+        total.add(h.utterance.truth, Timeline(spans))
+    return total, cpu / audio_s
+
+
 def main() -> None:
     what, name = sys.argv[1], sys.argv[2]
     snr = None if len(sys.argv) < 4 or sys.argv[3] == "clean" else float(sys.argv[3])
@@ -122,6 +152,13 @@ def main() -> None:
             assert isinstance(parts, dict)
             for value, score in sorted(parts.items()):
                 print(f"  {key} {value:8s} {score.line()}")
+    elif what == "live":
+        stream = stream_settings(float(sys.argv[4]) / 1000, live=True)
+        if len(sys.argv) > 6:
+            switch, loud = (None if v == "none" else float(v) for v in sys.argv[5:7])
+            stream = replace(stream, switch=switch, loud_penalty=loud or 0.0)
+        score, cpu = live(heard, stream)
+        print(name, sys.argv[3], stream, score.line(), f"CPU {cpu:.3f}")
     else:
         lag, hop, window = (float(v) for v in sys.argv[4:7])
         score, cpu = streamed(heard, StreamSettings(commit_lag=lag, hop=hop, window=window))

@@ -3,8 +3,10 @@
 Every ``hop`` seconds of audio the model hears the last ``window`` seconds (a Transformer
 over its whole input, so it needs context on both sides), and the search goes on from the
 last committed frame, starting in the committed phoneme at its age, so nothing committed is
-contradicted. Frames up to ``commit_lag`` before the newest sample are committed; the rest
-of the best path is provisional and searched again next time, with more audio after it.
+contradicted (it may go on in another phoneme for a price, ``switch``: what was committed
+with little audio after it can be wrong). Frames up to ``commit_lag`` before the newest
+sample are committed; the rest of the best path is provisional and searched again next
+time, with more audio after it. A pause may pay for loud frames (``loud_penalty``).
 Pause edges (``lipsync.alignment.pauses``) are placed over the last committed phonemes and
 the provisional path; only frames not yet committed take their result.
 
@@ -38,7 +40,8 @@ _SETTLED = 2  # the newest frames' 25 ms reach past the audio: their levels wait
 @dataclass(frozen=True)
 class StreamSettings:
     """Seconds: committed this far behind the newest sample, a run every ``hop`` over the
-    last ``window``; the gate's levels are those of the last ``level_memory``."""
+    last ``window``; the gate's levels are those of the last ``level_memory``. ``switch`` and
+    ``loud_penalty`` are off unless given (``lipsync.alignment.heard.stream_settings`` gives them)."""
 
     commit_lag: float = 0.3
     hop: float = 0.1
@@ -47,6 +50,15 @@ class StreamSettings:
     #: Seconds of the newest audio, mirrored, heard after it (not committed): the model, which
     #: never heard speech cut off mid-sound, takes an abrupt end for the end of an utterance.
     mirror: float = 0.0
+    #: What the search pays to go on in another phoneme than the one it committed (None:
+    #: never). The newest frames are heard with little audio after them: a phoneme committed
+    #: wrongly (a pause where the model took the abrupt end for the end of speech, the wrong
+    #: vowel) would otherwise hold until a transition out of it happened to fit.
+    switch: float | None = None
+    #: What the pause pays per loud frame: ``loud_db`` over the running noise floor (and within
+    #: 30 dB of the speech level, so a floor of digital silence does not make breath loud).
+    loud_penalty: float = 0.0
+    loud_db: float = 20.0
 
     def __post_init__(self) -> None:
         if not (0 <= self.commit_lag and 0 < self.hop and self.commit_lag + self.hop < self.window):
@@ -145,8 +157,13 @@ class StreamRecognizer:
         scores = None
         if self._raw:
             phoneme, a, b = self._raw[-1]
-            scores = self.search.start(phoneme, b - a)
-        runs = self.search.decode(trans[local], blank[local], quiet[local], scores)
+            scores = self.search.start(phoneme, b - a, self.settings.switch)
+        pause_cost = None
+        if self.settings.loud_penalty:
+            loud = levels[local] >= max(float(np.percentile(known, 10)) + self.settings.loud_db,
+                                        float(np.percentile(known, 95)) - 30.0)
+            pause_cost = np.where(loud, self.settings.loud_penalty, 0.0)
+        runs = self.search.decode(trans[local], blank[local], quiet[local], scores, pause_cost)
         path = [(p, begin + a, begin + (runs[k + 1][1] if k + 1 < len(runs) else newest - begin))
                 for k, (p, a) in enumerate(runs)]
         recent = self._raw[-_RECENT:]

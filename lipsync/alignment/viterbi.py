@@ -62,9 +62,15 @@ class Search:
         self._speech = np.ones(count)
         self._speech[self.pau] = 0.0
 
-    def start(self, phoneme: int | None = None, age: int | None = None) -> npt.NDArray[np.float64]:
+    def start(
+        self, phoneme: int | None = None, age: int | None = None, switch: float | None = None,
+    ) -> npt.NDArray[np.float64]:
         """Scores before the first frame: in ``phoneme`` at ``age`` (a stream goes on from what
-        it committed), or by default in a pause, any other phoneme paying ``start_penalty``."""
+        it committed), or by default in a pause, any other phoneme paying ``start_penalty``.
+
+        With ``switch``, a stream may also go on in any other phoneme, newly begun, for that
+        penalty: a phoneme committed wrongly (heard with too little audio after it) is left at
+        the next transition the model hears, not held until one out of it happens to fit."""
         import numpy as np
 
         scores = np.full((len(self.phonemes), self.ages), _NEVER)
@@ -72,14 +78,19 @@ class Search:
             scores[:, -1] = -self.settings.start_penalty
             scores[self.pau, -1] = 0.0
         else:
+            if switch is not None:
+                scores[:, 0] = -switch
+            scores[phoneme, :] = _NEVER
             scores[phoneme, min(age or self.ages, self.ages) - 1] = 0.0
         return scores
 
     def decode(
         self, trans: npt.NDArray[np.float32], blank: npt.NDArray[np.float32],
         quiet: npt.NDArray[np.bool_] | None = None, scores: npt.NDArray[np.float64] | None = None,
+        pause_cost: npt.NDArray[np.float64] | None = None,
     ) -> list[Run]:
-        """The best path as ``(phoneme, first frame)`` runs, the first beginning at frame 0."""
+        """The best path as ``(phoneme, first frame)`` runs, the first beginning at frame 0;
+        ``pause_cost``, per frame, is what the pause pays for it."""
         import numpy as np
 
         frames, count = len(blank), len(self.phonemes)
@@ -111,6 +122,8 @@ class Search:
             new[:, -1] = np.where(old, stay[:, -1], stay[:, -2])
             if penalty[t]:
                 new -= (penalty[t] * self._speech)[:, None]
+            if pause_cost is not None:
+                new[self.pau] -= pause_cost[t]
             came_from[t] = origin
             came_age[t] = best_age[origin]
             stayed_old[t] = old
