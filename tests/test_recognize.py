@@ -128,18 +128,24 @@ def test_pcm_mixes_channels_down_and_refuses_cut_frames():
     assert Fraction(len(Audio.from_pcm16(stereo, 24000, 1)), 24000) == Fraction(4, 24000)
 
 
-def test_a_stream_leaves_a_wrongly_committed_phoneme_at_the_next_transition_it_hears():
+def _heard(events: tuple[tuple[int, tuple[str, str]], ...], score: float, blank_score: float):
+    """A search, its phonemes, and 20 frames of model output that hear only ``events``:
+    (frame, transition) pairs scored ``score``, their frames' "no change" ``blank_score``."""
     from lipsync.alignment.model import load_transitions
     from lipsync.alignment.viterbi import Search
 
     transitions = load_transitions()
     search = Search(transitions)
-    names = search.phonemes
-    # Ten frames of "no change", then the model hears o -> k, then k -> a: the vowel was o.
     trans = np.full((20, len(transitions.pairs)), -30.0, dtype=np.float32)
     blank = np.zeros(20, dtype=np.float32)
-    for frame, pair in ((10, ("o", "k")), (14, ("k", "a"))):
-        trans[frame, transitions.pairs.index(pair)], blank[frame] = -0.01, -8.0
+    for frame, pair in events:
+        trans[frame, transitions.pairs.index(pair)], blank[frame] = score, blank_score
+    return search, search.phonemes, trans, blank
+
+
+def test_a_stream_leaves_a_wrongly_committed_phoneme_at_the_next_transition_it_hears():
+    # Ten frames of "no change", then the model hears o -> k, then k -> a: the vowel was o.
+    search, names, trans, blank = _heard(((10, ("o", "k")), (14, ("k", "a"))), -0.01, -8.0)
     a = names.index("a")
     held = search.decode(trans, blank, scores=search.start(a, 3))
     assert names[held[0][0]] == "a"  # committed a is held: it must leave by a -> k
@@ -148,17 +154,8 @@ def test_a_stream_leaves_a_wrongly_committed_phoneme_at_the_next_transition_it_h
 
 
 def test_a_pause_pays_for_loud_frames_when_asked():
-    from lipsync.alignment.model import load_transitions
-    from lipsync.alignment.viterbi import Search
-
-    transitions = load_transitions()
-    search = Search(transitions)
-    names = search.phonemes
     # The model hears a -> pau, then pau -> a six frames on: a pause, unless the frames are loud.
-    trans = np.full((20, len(transitions.pairs)), -30.0, dtype=np.float32)
-    blank = np.zeros(20, dtype=np.float32)
-    for frame, pair in ((6, ("a", "pau")), (12, ("pau", "a"))):
-        trans[frame, transitions.pairs.index(pair)], blank[frame] = -0.5, -3.0
+    search, names, trans, blank = _heard(((6, ("a", "pau")), (12, ("pau", "a"))), -0.5, -3.0)
     a = names.index("a")
     heard = search.decode(trans, blank, scores=search.start(a, 3))
     assert [names[p] for p, _ in heard] == ["a", "pau", "a"]
