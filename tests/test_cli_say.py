@@ -106,3 +106,18 @@ def test_say_to_stdout_ends_quietly_when_its_reader_leaves():
         proc.wait()
     assert first.startswith(b"LIPSYNC_START|gene|sil,")
     assert code == 0 and err == ""  # no traceback
+
+
+def test_text_beside_a_recording_is_the_text_it_says(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    from lipsync import synthesize
+
+    wav = tmp_path / "hello.wav"
+    synthesize("こんにちは、今日はいい天気ですね。")[0].save_wav(wav)
+    say = ["say", "--wav", str(wav), "--to", "stdout", "--audio", "null"]
+    assert main([*say[:1], "こんにちは、今日はいい天気ですね。", *say[1:]]) == 0  # aligned to it
+    assert capsys.readouterr().out.startswith("LIPSYNC_START|gene|sil,")
+    assert main([*say[:1], "全然違う文です。", *say[1:]]) == 2  # not heard past: it says something else
+    assert "cannot align" in capsys.readouterr().err
+    assert main([*say[:1], "はい", *say[1:], "--text", "はい"]) == 2
+    assert "give the text it says once" in capsys.readouterr().err

@@ -61,6 +61,10 @@ def _say(args: argparse.Namespace) -> int:
     if args.model is None and args.to == "stdout":
         args.model = STDOUT_ALIAS  # lines to read, not to drive an agent: any alias shows them
     alias = agent_alias(args, "say")
+    if args.wav is not None and args.text is not None:  # as export takes it: the text it says
+        if args.spoken is not None or args.text == "-":
+            raise UsageError("with --wav, give the text it says once: TEXT or --text TEXT")
+        args.spoken, args.text = args.text, None
     if args.to == "stdout" and args.sync == "event":
         raise UsageError("--sync event waits for an agent's answers; --to stdout has none (the default "
                          "there is --sync clock)")
