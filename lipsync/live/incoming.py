@@ -17,11 +17,14 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
+from typing import TypeVar
 
 from lipsync.live.clock import Clock
 from lipsync.sound import Audio
 
-__all__ = ["IDLE", "Incoming"]
+__all__ = ["IDLE", "Incoming", "hand_on"]
+
+T = TypeVar("T")
 
 #: Nothing new for this long (seconds) after some audio: the source paused.
 IDLE = 0.06
@@ -100,14 +103,20 @@ class Incoming:
             self._put(exc)
 
     def _put(self, item: tuple[Audio, float] | BaseException | None) -> bool:
-        while not self.cancelled.is_set():
-            try:
-                self._items.put(item, timeout=0.05)
-            except queue.Full:
-                continue
-            self._news.set()
-            return True
-        return False
+        return hand_on(self._items, item, self.cancelled, self._news)
+
+
+def hand_on(into: queue.Queue[T], item: T, cancelled: threading.Event, news: threading.Event) -> bool:
+    """Put ``item`` into the bounded queue ``into`` once there is room, then set ``news``;
+    ``False`` (and nothing put) if ``cancelled`` is set first."""
+    while not cancelled.is_set():
+        try:
+            into.put(item, timeout=0.05)
+        except queue.Full:
+            continue
+        news.set()
+        return True
+    return False
 
 
 def _silence(rate: int) -> Audio:

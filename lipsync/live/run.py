@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from lipsync.live.incoming import hand_on
 from lipsync.live.link import POLL
 from lipsync.live.schedule import Action, Schedule, late_by, release_wait, shorten_pause, skip_start
 from lipsync.live.sources import Ready, Source, source_pieces, speech_source
@@ -162,14 +163,7 @@ class Run:
             self._put(exc)
 
     def _put(self, item: Ready | BaseException | None) -> bool:
-        while not self.job.cancelled.is_set():
-            try:
-                self.pieces.put(item, timeout=0.05)
-            except queue.Full:
-                continue
-            self.wake.set()
-            return True
-        return False
+        return hand_on(self.pieces, item, self.job.cancelled, self.wake)
 
     def run(self, closing: Callable[[], bool]) -> None:
         """Speak the job to its end (or its stop); ``closing()`` tells that the speaker closes."""
