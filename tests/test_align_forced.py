@@ -13,7 +13,8 @@ from conftest import FIXTURES
 
 from lipsync import Audio, synthesize
 from lipsync._fds import silenced
-from lipsync.alignment.engine import run, use_threads
+from lipsync.alignment import model as model_module
+from lipsync.alignment.engine import Clip, run, use_threads
 from lipsync.alignment.forced import devoiced, token_ids
 from lipsync.alignment.model import load_transitions
 from lipsync.errors import ValueRefused
@@ -69,6 +70,24 @@ def test_one_thread_or_all_give_the_same_frames():
     finally:
         use_threads(0)
     assert run(samples, tokens) == one
+
+
+def test_a_clip_is_heard_once_however_often_it_is_searched(monkeypatch):
+    samples, tokens = _speech(*CASES[3])  # with a pause after すみません
+    heard = []
+    real = model_module.TransitionModel.run
+
+    def counted(self, x):
+        heard.append(len(x))
+        return real(self, x)
+
+    monkeypatch.setattr(model_module.TransitionModel, "run", counted)
+    clip = Clip(samples)
+    with_pause = run(clip, tokens)
+    without = run(clip, ["pau", *[t for t in tokens[1:-1] if t != "pau"], "pau"])
+    assert heard == [len(samples)]
+    assert len(without) == len(with_pause) - 1
+    assert with_pause == run(samples, tokens) and len(heard) == 2  # bare samples: heard again
 
 
 def test_devoicing_follows_pydominos_rule():

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from lipsync.alignment.engine import FRAME, PIECE_SECONDS, model_frames, run
+from lipsync.alignment.engine import FRAME, PIECE_SECONDS, Clip, run
 from lipsync.alignment.plan import MORA_ENDS, Plan, token_sequence
 
 if TYPE_CHECKING:
@@ -120,8 +120,8 @@ def _best(
     for e in expected[start:count]:
         so_far.append(so_far[-1] + e)
     places.sort(key=lambda k: abs(so_far[k - start] - aim))
-    audio = samples[first * FRAME : cut * FRAME]
-    frames_here = model_frames(len(audio))
+    audio = Clip(samples[first * FRAME : cut * FRAME])
+    frames_here = audio.frames
     costs: list[tuple[float, int]] = []
     for k in places[: 2 * _TRIES + 1]:
         part = plan.part(start, k)

@@ -4,7 +4,7 @@ The aligner is asked with a pause at every place one may go (between accent phra
 sentences) and, where the audio has a silence the text gives no place for (a speaker pausing
 inside an accent phrase), at the mora boundary nearest that silence. A pause is kept where
 the audio is quiet for long enough (80 ms, more before a stop, whose closure is quiet too, or a
-faint ``h``); the rest are dropped and the stretch aligned again (pydomino keeps the model's
+faint ``h``); the rest are dropped and the stretch aligned again (a ``Clip`` keeps the model's
 output for the same audio, so each pass after the first costs only its search). Boundaries
 facing silence are then placed as Open JTalk would (``lipsync.alignment.edges``).
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lipsync.alignment.edges import CLOSURE_FRAMES, edges_by_prior, split_devoiced
-from lipsync.alignment.engine import FRAME, model_frames, run
+from lipsync.alignment.engine import FRAME, Clip, run
 from lipsync.alignment.plan import MORA_ENDS, QUIET_CONSONANTS, STOPS, VOICELESS_STOPS, Plan, token_sequence
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ def align_stretch(
     """
     first, end = frames
     part = plan.part(*phonemes)
-    audio = samples[first * FRAME : end * FRAME]
-    count = model_frames(len(audio))
+    audio = Clip(samples[first * FRAME : end * FRAME])
+    count = audio.frames
     quiet = heard.quiet[first:end]
     offered = list(part.optional)
     tokens, members = token_sequence(part, offered)
