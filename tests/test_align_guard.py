@@ -1,8 +1,9 @@
-"""Too much text for the audio is refused before pydomino's native code, through every entry point.
+"""Too much text for the audio is refused before the model runs, through every entry point.
 
-pydomino aborts the process (``double free or corruption``) once its tokens (phonemes plus a
-pause at each place one may go) outnumber the audio's frames. 1.3 s of speech with 68
-characters of text did that to ``lipsync align`` and to a running ``serve``.
+pydomino's own aligner aborted the process (``double free or corruption``) once its tokens
+(phonemes plus a pause at each place one may go) outnumbered the audio's frames: 1.3 s of
+speech with 68 characters of text did that to ``lipsync align`` and to a running ``serve``.
+lipsync now runs the search itself, which has no path then: the refusal stays, one line.
 """
 
 from __future__ import annotations

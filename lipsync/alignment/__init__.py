@@ -6,7 +6,7 @@ With the text:
 - ``aligner``: ``align(audio, text)`` -> ``Timeline`` covering the audio exactly;
   ``alignment(...)`` -> ``Alignment`` (the timeline, a confidence per phoneme, warnings).
 - ``activity``: where a recording has speech, by its own noise floor (``speech_activity``).
-- ``engine``: pydomino behind one guarded call (nothing reaches its native code unchecked).
+- ``engine``: pydomino's model and its search (``forced``) behind one guarded call.
 - ``stretch``: one stretch of speech aligned, pauses where the voice made them.
 - ``split``: long speech in stretches of bounded memory, each with its part of the text.
 - ``edges``: where speech meets silence, the boundaries the model does not place well.
