@@ -5,10 +5,10 @@ pydomino's aligner, which lipsync used to call, held the GIL for the whole of it
 work: aligning 33 s of speech took 8 s here, and every other thread of the server (the
 scheduler's frames, the other clients, the signal handler that ends the server) stood still
 for 6.9 s of it. The model now runs on onnxruntime, which lets go of it, but the search and
-the rules around it are Python, and a
-native library can still abort the process it runs in. So ``lipsync serve`` aligns in a child process: one at a time,
-at most ``TIMEOUT`` seconds each, killed when the server closes; if it dies, the request
-fails and the next one starts a new child.
+the rules around it are Python, and a native library can still abort the process it runs
+in. So ``lipsync serve`` aligns in a child process: one at a time, at most ``TIMEOUT``
+seconds each, killed when the server closes; if it dies, the request fails and the next one
+starts a new child.
 
 The child is ``python -m lipsync.serve.aligning``: requests and answers are pickles, each
 after its length, on its standard input and output (a pipe between two copies of this very
