@@ -8,7 +8,10 @@ join many utterances into one long take.
 Two sets: ``TUNE`` (Open JTalk's built-in mei_normal and three mei styles, the sentences and
 deliveries the aligner's rules were chosen on) and ``HELD_OUT`` (mei_bashful, a voice no rule
 of the real-speech work was tuned on, and the others with other sentences, speeds and
-pitches): the figures are reported on the second.
+pitches): the figures are reported on the second. ``wide_tune_cases`` widens the tuning set
+(the same voices at more speeds, pitches and rates, 16 and 22.05 kHz among them, and sentences
+written for tuning) so that a rule that only fits four deliveries shows it; it shares nothing
+with the held-out set.
 """
 
 from __future__ import annotations
@@ -58,6 +61,37 @@ HELD_OUT_VOICE = "mei_bashful"
 #: (speed, half tones, rate) for the tuning set; the held-out set uses others.
 TUNE_DELIVERIES = [(1.0, 0.0, 48000), (0.8, 2.0, 24000), (1.25, -2.0, 44100), (1.1, 0.0, 24000)]
 HELD_OUT_DELIVERIES = [(0.9, 1.0, 22050), (1.15, -1.0, 44100), (1.0, 3.0, 16000), (0.85, -3.0, 48000)]
+#: More tuning deliveries: slower and faster than ``TUNE_DELIVERIES``, and the band-limited
+#: rates (16 and 22.05 kHz) it lacks. None is a held-out delivery.
+WIDE_TUNE_DELIVERIES = [
+    (0.95, 1.5, 16000), (1.2, -1.0, 22050), (0.75, 2.5, 32000), (1.05, -2.5, 16000), (0.88, 0.0, 22050),
+    (1.3, 1.0, 44100),
+]
+#: Sentences written for tuning (not the held-out ones): phrases that start and end on each
+#: kind of sound a pause edge meets (s/sh, stops, nasals, h, w/y, vowels; devoiced desu/masu,
+#: N, long vowels).
+WIDE_TUNE_SENTENCES = [
+    "さっき、そこで先輩に会いました。",
+    "しばらく待っても、バスは来なかった。",
+    "ためしに、新しい店で昼食を食べた。",
+    "ぼくは、パンより、ご飯のほうが好きです。",
+    "みんなで歌を歌って、楽しい夜を過ごした。",
+    "残念ながら、今回の応募は見送ります。",
+    "お客様、お忘れ物はございませんか。",
+    "けさは寒かったので、厚いコートを着て出かけた。",
+    "ゆうべ、遅くまで本を読んでいた。",
+    "ひとつ、質問してもいいですか。",
+    "すぐに戻りますので、少々お待ちください。",
+    "どうぞ、こちらへ。",
+    "週末は、海の近くの町で過ごすつもりです。",
+    "わかりました、すぐに準備します。",
+    "ええ、そうですね、たぶん大丈夫だと思います。",
+    "はい、承知しました。",
+    "にんじんと玉ねぎを、細かく切ってください。",
+    "ちょっと、聞いてもいいかな。",
+    "雪が降り始めたので、早めに帰ることにした。",
+    "本当に、ありがとう。",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,17 @@ class Case:
 def tune_cases() -> list[Case]:
     return [Case(text, TUNE_VOICES[(n + w) % len(TUNE_VOICES)], *TUNE_DELIVERIES[w])
             for n, text in enumerate(TUNE_SENTENCES) for w in range(len(TUNE_DELIVERIES))]
+
+
+def wide_tune_cases() -> list[Case]:
+    """The tuning voices at ``WIDE_TUNE_DELIVERIES``: the tuning sentences, then those written
+    for tuning (each twice, by two voices), for rules to be checked on more than four deliveries."""
+    ways = WIDE_TUNE_DELIVERIES
+    cases = [Case(text, TUNE_VOICES[(n + w) % len(TUNE_VOICES)], *ways[(n + w) % len(ways)])
+             for n, text in enumerate(TUNE_SENTENCES) for w in range(3)]
+    cases += [Case(text, TUNE_VOICES[(n + w) % len(TUNE_VOICES)], *ways[(2 * n + w) % len(ways)])
+              for n, text in enumerate(WIDE_TUNE_SENTENCES) for w in range(2)]
+    return cases
 
 
 def held_out_cases() -> list[Case]:

@@ -50,3 +50,32 @@ def test_a_breathy_ending_lasts_longer_than_open_jtalk_expects():
 def test_an_s_after_a_pause_starts_before_it_is_heard():
     levels = levels_with([-5.0] * 24 + [-56.0], pause=-53.0)
     assert edges_for(levels, vowel_end=34)[2] == 80 - 6
+
+
+def test_an_h_after_a_pause_starts_before_its_breath_is_heard():
+    plan = Plan(("a", "h", "a"), (False, True, False), (0.1, 0.1, 0.1))
+    levels = levels_with([-5.0] * 24 + [-56.0], pause=-53.0)
+    tokens = ["pau", "a", "pau", "h", "a", "pau"]
+    starts = edges_by_prior(plan, tokens, MEMBERS, [10, 34, 80, 95, 120], FRAMES, levels)
+    assert starts[2] == 80 - 6
+
+
+def _vowel_after_a_pause(model_start: int, expected: float) -> int:
+    """Where ``a、a`` puts its second vowel's start: heard from frame 80 (``levels_with``'s
+    ``s`` and ``a`` both loud here), the model's span from ``model_start`` to 120."""
+    plan = Plan(("a", "a"), (False, True), (0.1, expected))
+    levels = levels_with([-5.0] * 24 + [-56.0], pause=-53.0)
+    levels[80:95] = [-5.0] * 15
+    return edges_by_prior(plan, ["pau", "a", "pau", "a", "pau"], [[], [0], [], [1], []],
+                          [10, 34, model_start, 120], FRAMES, levels)[2]
+
+
+def test_a_vowel_after_a_pause_starts_at_most_70_ms_before_it_is_heard():
+    # Expected 500 ms, heard 400: by its length it would start at 70, 100 ms before its sound.
+    assert _vowel_after_a_pause(80, 0.5) == 80 - 7
+
+
+def test_a_vowel_after_a_pause_starts_at_least_20_ms_before_it_is_heard():
+    # The model starts it where it is already loud: Open JTalk's labels start it earlier.
+    assert _vowel_after_a_pause(80, 0.1) == 80 - 2
+    assert _vowel_after_a_pause(84, 0.1) == 84 - 2
