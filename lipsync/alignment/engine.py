@@ -64,7 +64,7 @@ class Clip:
     def scores(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """The model's transition and blank log-probabilities, per frame."""
         if self._scores is None:
-            self._scores = load_model(_threads).run(self.samples)
+            self._scores = load_model(_threads, arena=True).run(self.samples)
         return self._scores
 
 
@@ -82,6 +82,6 @@ def run(audio: npt.NDArray[np.float32] | Clip, tokens: list[str], min_frames: in
             f"{len(clip.samples) / ALIGN_RATE:.2f} s of audio is too short for {len(tokens)} aligner tokens "
             f"({frames} frames of 10 ms)"
         )
-    ids = token_ids(load_model(_threads).transitions, tokens)
+    ids = token_ids(load_model(_threads, arena=True).transitions, tokens)
     trans, blank = clip.scores()
     return search(trans, blank, ids, min_frames)

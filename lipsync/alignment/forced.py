@@ -75,18 +75,19 @@ def search(
     took[0, 0] = heard[0, 0]
     took[1:, 0] = waiting[:-1, 0] + heard[1:, 0]
     chose = np.zeros((frames, count), dtype=bool)  # token k's path took token k - 1 n frames before
-    earliest = min_frames * np.arange(count)
     for t in range(min_frames, frames):
-        ks = np.arange(1, int(np.searchsorted(earliest, t, side="right")))
-        if not len(ks):
+        # Tokens 1 .. reach - 1 can have been taken by frame t (each needs min_frames more).
+        reach = min(count, t // min_frames + 1)
+        if reach < 2:
             continue
-        jumped = took[t - min_frames, ks - 1]
+        jumped = took[t - min_frames, : reach - 1]
         for s in range(t - min_frames + 1, t):
             jumped = jumped + blank[s]
-        stayed = waiting[t - 2, ks] + blank[t - 1] if t >= 2 else np.full(len(ks), never)
-        chose[t - min_frames, ks - 1] = jumped > stayed
-        took[t, ks] = np.maximum(jumped, stayed) + heard[t, ks]
-        waiting[t - 1, ks] = took[t, ks] - heard[t, ks]
+        stayed = waiting[t - 2, 1:reach] + blank[t - 1] if t >= 2 else np.full(reach - 1, never)
+        chose[t - min_frames, : reach - 1] = jumped > stayed
+        best = np.maximum(jumped, stayed)
+        took[t, 1:reach] = best + heard[t, 1:reach]
+        waiting[t - 1, 1:reach] = took[t, 1:reach] - heard[t, 1:reach]
     # The last token: the path ends blank or on it.
     last = took[:, count - 1]
     after = np.full(frames, never, dtype=np.float32)
