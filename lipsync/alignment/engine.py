@@ -54,7 +54,7 @@ def use_threads(count: int) -> None:
 class Clip:
     """16 kHz samples for the aligner. The model hears them on the first search and every
     later search (other tokens for the same audio: with or without a pause) reuses that:
-    the model is nearly all of an alignment's time, the search a tenth of it."""
+    the model is nearly all of an alignment's time, the search a few percent of it."""
 
     def __init__(self, samples: npt.NDArray[np.float32]) -> None:
         self.samples = samples

@@ -15,8 +15,8 @@ length, so callers run it on windows of seconds (``lipsync.alignment.recognize``
 
 pydomino itself is not imported: its extension brings its own onnxruntime, whose session
 takes every core with no setting to limit it, and it offers only forced alignment (which
-``lipsync.alignment.forced`` does on this model's output). One session per thread count
-serves every thread (onnxruntime's ``run`` may be called concurrently).
+``lipsync.alignment.forced`` does on this model's output). One session per setting
+(threads, arena) serves every thread (onnxruntime's ``run`` may be called concurrently).
 """
 
 from __future__ import annotations
