@@ -95,3 +95,11 @@ def test_a_vowel_before_a_pause_goes_on_to_where_the_pauses_breath_begins():
     plan = Plan(("a",), (False,), (0.1,))
     levels = levels_with(dying, pause=-50.0)[:80]
     assert edges_by_prior(plan, ["pau", "a", "pau"], [[], [0], []], [10, 30], 80, levels)[1] == 31
+
+
+def test_a_vowel_whose_tail_is_under_the_noise_lasts_past_the_models_end():
+    # The pause is the room's noise and the vowel leaps into it from 5 dB down: its tail goes
+    # on under the noise, to half its expected length (5 frames) past the model's end (24).
+    assert edges_for(levels_with([-5.0] * 14, pause=-120.0), vowel_end=24)[1] == 29
+    # Heard fading out before the room (a quiet recording), it ends where it fell.
+    assert edges_for(levels_with([-5.0] * 14 + [-45.0, -58.0], pause=-120.0), vowel_end=24)[1] == 26
