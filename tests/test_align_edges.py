@@ -79,3 +79,27 @@ def test_a_vowel_after_a_pause_starts_at_least_20_ms_before_it_is_heard():
     # The model starts it where it is already loud: Open JTalk's labels start it earlier.
     assert _vowel_after_a_pause(80, 0.1) == 80 - 2
     assert _vowel_after_a_pause(84, 0.1) == 84 - 2
+
+
+def test_a_vowel_before_a_pause_goes_on_to_where_the_pauses_breath_begins():
+    # The vowel dies away under the pause's level (60 ms at -65 dB), then the pause's breath
+    # comes in at -50 dB: Open JTalk's pause starts with its breath, so the vowel ends there
+    # (frame 36), not where its level first reached the pause's (31).
+    dying = [-5.0] * 20 + [-65.0] * 6
+    assert edges_for(levels_with(dying, pause=-50.0), vowel_end=30)[1] == 36
+    # A breath 150 ms after the fall is one taken in the pause, not the pause's start.
+    late = [-5.0] * 20 + [-65.0] * 15
+    assert edges_for(levels_with(late, pause=-50.0), vowel_end=30)[1] == 31
+    # The same ending before the utterance's last pause ends at the fall: there Open JTalk's
+    # vowel ends in the silence before the breath.
+    plan = Plan(("a",), (False,), (0.1,))
+    levels = levels_with(dying, pause=-50.0)[:80]
+    assert edges_by_prior(plan, ["pau", "a", "pau"], [[], [0], []], [10, 30], 80, levels)[1] == 31
+
+
+def test_a_vowel_whose_tail_is_under_the_noise_lasts_past_the_models_end():
+    # The pause is the room's noise and the vowel leaps into it from 5 dB down: its tail goes
+    # on under the noise, to half its expected length (5 frames) past the model's end (24).
+    assert edges_for(levels_with([-5.0] * 14, pause=-120.0), vowel_end=24)[1] == 29
+    # Heard fading out before the room (a quiet recording), it ends where it fell.
+    assert edges_for(levels_with([-5.0] * 14 + [-45.0, -58.0], pause=-120.0), vowel_end=24)[1] == 26
