@@ -11,9 +11,8 @@ its level falls to the pause's own level (the recording's, not a fixed depth): o
 bench/alignsets.py's tuning set that took the ends and starts at pauses within 33.3 ms from
 79 % to 95 %. A phrase's first phoneme starts a little before its sound is heard, as Open
 JTalk's labels start it (the widened tuning set, ``wide_tune_cases`` with ``tune_cases``:
-pause edges 93.0 -> 94.2 %). Inside an utterance, a phrase's last vowel goes on to where the
-pause's own breath begins (the same sets: pause edges 94.2 -> 95.7 %), and in a noisy
-recording, where its tail is under the noise, half its expected length past the model's end.
+pause edges 93.0 -> 94.2 %). In a noisy recording, where a phrase's last vowel's tail is under
+the noise, it goes on half its expected length past the model's end.
 """
 
 from __future__ import annotations
@@ -92,23 +91,6 @@ _LOUD_AHEAD = 15
 _FADING_DB = 6.0
 _FADING_FRAMES = 5
 _FINAL_LENGTHENING = 1.3
-#: A pause inside the stretch (Open JTalk's ``pau``) starts with its own breath: where the
-#: level, after the vowel, dips more than ``_STEP_DB`` under the pause's median and then comes
-#: back to within ``_STEP_DB`` of it for two frames running (by ``_BREATH_AHEAD`` frames after
-#: the model's end), the vowel goes on to there. Its last 30-90 ms are quieter than the pause
-#: (a vowel that dies away, then the pause's breath), so the level step ended it at the dip,
-#: 35-80 ms early in mei_sad. Tuning sets (tune + wide, 124 utterances): ends before a pause
-#: within 33.3 ms 90.1 -> 93.0 % clean and 82.8 -> 92.0 % unpunctuated, 30 dB SNR unchanged
-#: (the noise fills the dip); of 54 ends it moved clean, none lost, 11 went from -5 to +5 ms.
-#: Dips of 3-4 dB, returns to within 2-3 dB and 20-25 frames ahead gave the same within half
-#: a point (15 frames: 90.5 %). Not at the stretch's last pause (``sil``): there the vowel ends
-#: in the silence before the breath, and moving it lost 25 ends that were right. Nor more than
-#: ``_BREATH_MOST`` frames past where the level step ends it: a breath that late is one taken
-#: after the vowel's silence (two utterances joined by 0.5 s of silence: the first's ``sil``
-#: breath began 125 ms after its vowel, tests/test_align.py). Unbounded, the unpunctuated
-#: tuning set kept 93.3 % of those ends; 8 frames, 89.1 %; clean the same from 7 frames on.
-_BREATH_AHEAD = 20
-_BREATH_MOST = 10
 #: In a noisy recording the pause is the room's noise and a vowel's tail goes on under it: the
 #: level leaps from speech (less than ``_HIDDEN_DB`` down) straight to the room's, and the
 #: level step ended the vowel 40-140 ms early (30 dB SNR: 80 of the 239 ends before a pause
@@ -189,7 +171,7 @@ def _end_before_pause(
 ) -> int:
     """Where a phoneme from ``begin`` that the model ends at ``end`` (a pause up to ``after``,
     ``inside`` when another phoneme follows it in the stretch) really ends: where its level
-    steps down to the pause's, later for a breathy ending or where the pause's breath begins."""
+    steps down to the pause's, or later for a breathy ending or one under the room's noise."""
     pause = sorted(v for v in levels[end : min(after, end + _PAUSE_FRAMES)] if v > _ROOM_DB)
     floor = pause[len(pause) // 2] if len(pause) >= 3 else _ROOM_DB
     threshold = max(floor + _STEP_DB, -_ENDED_DB)
@@ -203,10 +185,6 @@ def _end_before_pause(
             break
     least = begin + round(want * (_FINAL_LENGTHENING if fading else 1.0))
     ended = max(found, least)
-    if inside and len(pause) >= 3:
-        breath = _breath(levels, floor, max(begin + 1, end - _STEP_BACK), min(after - 2, end + _BREATH_AHEAD))
-        if breath <= ended + _BREATH_MOST:
-            ended = max(ended, breath)
     if len(pause) < 3 and _leaps_to_the_room(levels, begin, ended):
         ended = max(ended, end + round(want * (_HIDDEN_INSIDE if inside else _HIDDEN_LAST)))
     return min(after, ended)
@@ -218,17 +196,6 @@ def _leaps_to_the_room(levels: list[float], begin: int, ended: int) -> bool:
     while at > begin and levels[at] <= _ROOM_DB:
         at -= 1
     return levels[at] > -_HIDDEN_DB
-
-
-def _breath(levels: list[float], floor: float, first: int, stop: int) -> int:
-    """Where the pause's breath begins (levels back at ``floor`` after a dip under it), in
-    ``first .. stop``; ``first`` when the level does not dip and come back there."""
-    at = first
-    while at < stop and levels[at] >= floor - _STEP_DB:
-        at += 1
-    while at < stop and not (levels[at] >= floor - _STEP_DB and levels[at + 1] >= floor - _STEP_DB):
-        at += 1
-    return first if at >= stop else at
 
 
 def split_devoiced(plan: Plan, tokens: list[str], members: list[list[int]], starts: list[int]) -> list[int]:
