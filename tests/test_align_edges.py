@@ -96,3 +96,8 @@ def test_a_vowel_whose_tail_is_under_the_noise_lasts_past_the_models_end():
     assert edges_for(levels_with([-5.0] * 14, pause=-120.0), vowel_end=24)[1] == 29
     # Heard fading out before the room (a quiet recording), it ends where it fell.
     assert edges_for(levels_with([-5.0] * 14 + [-45.0, -58.0], pause=-120.0), vowel_end=24)[1] == 26
+    # Cut short in a quiet recording (elsewhere it has frames 60 dB down, above its room): no
+    # noise hides anything, the voice stops where the sound does.
+    quiet_room = levels_with([-5.0] * 14, pause=-120.0)
+    quiet_room[5] = -60.0
+    assert edges_for(quiet_room, vowel_end=24)[1] == 25  # the level step's end, not 29

@@ -102,6 +102,9 @@ _FINAL_LENGTHENING = 1.3
 #: 60.9 -> 70.0 % at 20 dB, pause edges 81.0 -> 84.9 % and 75.3 -> 79.8 %; clean and
 #: unpunctuated unchanged (their vowels fade out before the room). 0.4/0.3: 73.2 % at 30 dB;
 #: 0.5 before every pause: 71.5 %; a leap from 30 dB down: 71.5 %, from 40 or 50 dB the same.
+#: Only where the room is loud enough to hide a tail: no frame of the stretch but the room's is
+#: ``_HIDDEN_DB`` under the loud ones. Where some are (a quiet room, digital silence), the
+#: tail would have been heard, and a leap to the room is a cut: the voice stops there.
 _HIDDEN_DB = 40.0
 _HIDDEN_INSIDE = 0.5
 _HIDDEN_LAST = 0.4
@@ -127,6 +130,7 @@ def edges_by_prior(
         k for k, token in enumerate(tokens)
         if token != "pau" and tokens[k - 1] != "pau" and tokens[k + 1] != "pau"
     ]
+    masking = min((v for v in levels if v > _ROOM_DB), default=0.0) > -_HIDDEN_DB
     spoken = sum(edges[k + 1] - edges[k] for k in inner)
     guessed = sum(expected[k] for k in inner)
     tempo = spoken / guessed if spoken and guessed else 1.0
@@ -162,16 +166,19 @@ def edges_by_prior(
                 edges[k] = max(edges[k - 1] + 1, heard - lead)
         if tokens[k + 1] == "pau":
             inside = k + 2 < len(tokens)  # not the stretch's last pause
-            edges[k + 1] = _end_before_pause(levels, edges[k], edges[k + 1], edges[k + 2], want, inside)
+            edges[k + 1] = _end_before_pause(levels, edges[k], edges[k + 1], edges[k + 2], want,
+                                             inside, masking)
     return edges[1:-1]
 
 
 def _end_before_pause(
-    levels: list[float], begin: int, end: int, after: int, want: int, inside: bool = False
+    levels: list[float], begin: int, end: int, after: int, want: int, inside: bool = False,
+    masking: bool = False,
 ) -> int:
     """Where a phoneme from ``begin`` that the model ends at ``end`` (a pause up to ``after``,
     ``inside`` when another phoneme follows it in the stretch) really ends: where its level
-    steps down to the pause's, or later for a breathy ending or one under the room's noise."""
+    steps down to the pause's, or later for a breathy ending or one under the room's noise
+    (``masking``: the room is loud enough to hide it)."""
     pause = sorted(v for v in levels[end : min(after, end + _PAUSE_FRAMES)] if v > _ROOM_DB)
     floor = pause[len(pause) // 2] if len(pause) >= 3 else _ROOM_DB
     threshold = max(floor + _STEP_DB, -_ENDED_DB)
@@ -185,7 +192,7 @@ def _end_before_pause(
             break
     least = begin + round(want * (_FINAL_LENGTHENING if fading else 1.0))
     ended = max(found, least)
-    if len(pause) < 3 and _leaps_to_the_room(levels, begin, ended):
+    if masking and len(pause) < 3 and _leaps_to_the_room(levels, begin, ended):
         ended = max(ended, end + round(want * (_HIDDEN_INSIDE if inside else _HIDDEN_LAST)))
     return min(after, ended)
 
