@@ -128,8 +128,8 @@ def align_plan(
     heard = hearing(activity)
     spoken = _spoken(activity, len(bare))
     stretches = [
-        align_stretch(samples, plan, phonemes, frames, heard, activity.silences())
-        for phonemes, frames in pieces_of(samples, plan, activity, heard, spoken)
+        align_stretch(clip, plan, phonemes, frames, heard, activity.silences())
+        for phonemes, frames, clip in pieces_of(samples, plan, activity, heard, spoken)
     ]
     tokens, members, starts, raw = _joined(stretches)
     expected = token_expectations(plan, tokens, members)

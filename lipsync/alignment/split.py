@@ -56,12 +56,13 @@ _VOWELS = frozenset("aiueoN")
 def pieces_of(
     samples: npt.NDArray[np.float32], plan: Plan, activity: Activity, heard: Hearing,
     spoken: tuple[int, int],
-) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
-    """``((first, end) phonemes, (first, end) frames)`` of each stretch, in order."""
+) -> Iterator[tuple[tuple[int, int], tuple[int, int], Clip]]:
+    """``((first, end) phonemes, (first, end) frames, the frames' audio)`` of each stretch, in
+    order. A stretch's ``Clip`` is the one its cut was chosen on, already heard by the model."""
     first, end = spoken
     count = len(plan.names)
     if end - first <= _WHOLE:
-        yield (0, count), spoken
+        yield (0, count), spoken, _clip(samples, first, end)
         return
     expected = [e if e > 0 else _UNTIMED for e in plan.expected] if plan.expected else [_UNTIMED] * count
     speech = activity.is_speech()
@@ -69,15 +70,19 @@ def pieces_of(
     while True:
         cut, silence = _cut(activity, at_frame, end)
         if cut is None:
-            yield (at_phoneme, count), (at_frame, end)
+            yield (at_phoneme, count), (at_frame, end), _clip(samples, at_frame, end)
             return
-        done = _best(samples, plan, expected, speech, heard, (at_phoneme, count), (at_frame, cut, end),
-                     silence)
+        clip = _clip(samples, at_frame, cut)
+        done = _best(clip, plan, expected, speech, heard, (at_phoneme, count), (at_frame, cut, end), silence)
         if done is None:  # no place fits before the rest: the rest in one (long) stretch
-            yield (at_phoneme, count), (at_frame, end)
+            yield (at_phoneme, count), (at_frame, end), _clip(samples, at_frame, end)
             return
-        yield (at_phoneme, done), (at_frame, cut)
+        yield (at_phoneme, done), (at_frame, cut), clip
         at_frame, at_phoneme = cut, done
+
+
+def _clip(samples: npt.NDArray[np.float32], first: int, end: int) -> Clip:
+    return Clip(samples[first * FRAME : end * FRAME])
 
 
 def _cut(activity: Activity, first: int, end: int) -> tuple[int | None, int]:
@@ -98,10 +103,10 @@ def _cut(activity: Activity, first: int, end: int) -> tuple[int | None, int]:
 
 
 def _best(
-    samples: npt.NDArray[np.float32], plan: Plan, expected: list[float], speech: list[bool], heard: Hearing,
+    audio: Clip, plan: Plan, expected: list[float], speech: list[bool], heard: Hearing,
     phonemes: tuple[int, int], frames: tuple[int, int, int], silence: int,
 ) -> int | None:
-    """The phoneme the stretch ``frames[0]``-``frames[1]`` ends before: the best-fitting place.
+    """The phoneme the stretch ``frames[0]``-``frames[1]`` (``audio``) ends before: the best-fitting place.
 
     ``silence`` is the length (frames) of the silence the stretch ends in (0: in speech).
     """
@@ -120,7 +125,6 @@ def _best(
     for e in expected[start:count]:
         so_far.append(so_far[-1] + e)
     places.sort(key=lambda k: abs(so_far[k - start] - aim))
-    audio = Clip(samples[first * FRAME : cut * FRAME])
     frames_here = audio.frames
     costs: list[tuple[float, int]] = []
     for k in places[: 2 * _TRIES + 1]:

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lipsync.alignment.edges import CLOSURE_FRAMES, edges_by_prior, split_devoiced
-from lipsync.alignment.engine import FRAME, Clip, run
+from lipsync.alignment.engine import Clip, run
 from lipsync.alignment.plan import MORA_ENDS, QUIET_CONSONANTS, STOPS, VOICELESS_STOPS, Plan, token_sequence
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
 
     from lipsync.alignment.activity import Activity
 
@@ -81,16 +79,16 @@ class Stretch:
 
 
 def align_stretch(
-    samples: npt.NDArray[np.float32], plan: Plan, phonemes: tuple[int, int], frames: tuple[int, int],
+    audio: Clip, plan: Plan, phonemes: tuple[int, int], frames: tuple[int, int],
     heard: Hearing, silences: list[tuple[int, int]],
 ) -> Stretch:
-    """Align the plan's ``phonemes`` (first, end) to the audio's ``frames`` (first, end).
+    """Align the plan's ``phonemes`` (first, end) to the audio's ``frames`` (first, end), whose
+    samples ``audio`` holds (``split.pieces_of`` gives both).
 
     ``silences`` are the recording's silent frame ranges (``Activity.silences``).
     """
     first, end = frames
     part = plan.part(*phonemes)
-    audio = Clip(samples[first * FRAME : end * FRAME])
     count = audio.frames
     quiet = heard.quiet[first:end]
     offered = list(part.optional)
